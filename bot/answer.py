@@ -1,0 +1,176 @@
+"""Extractive answers: the sentences, list items or table rows that answer, never a dump of chunks.
+
+Given the retrieved passages, every passage is cut into units (sentences, list
+items, table rows rendered with their column names, FAQ answers). Units are scored
+by the question's words they contain (weighted by rarity), by the rank of their
+passage, and by what the question asks for (a number, a place, a phone, a list).
+The best unit and its strongest neighbours make the answer, in document order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot import text
+from bot.knowledge.chunking import table_rows
+from bot.retrieval import KnowledgeIndex, Passage, Retrieval
+
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.、)）]|[（(]\d{1,3}[)）])\s*")
+_TABLE_LINE = re.compile(r"^\s*\|")
+_MARKUP = re.compile(r"\*\*|__|`")
+_FAQ_Q = re.compile(r"^(?:问|Q)\s*[:：]\s*")
+_FAQ_A = re.compile(r"^(?:答|A)\s*[:：]\s*")
+_DIGIT = re.compile(r"\d")
+_PHONE = re.compile(r"\d{3,4}-\d{6,8}|\b1\d{10}\b|\b123\d{2}\b")
+
+_ASKS_NUMBER = re.compile(r"多少|几[个张份天日次岁年月倍点号]|几多|多久|多长|多大|标准|金额|比例|多高|上限|最高|最多|什么时候|何时|哪天|时间")
+_ASKS_PLACE = re.compile(r"哪里|哪儿|何处|去哪|在哪|地址|地点|哪个.{0,4}(处|窗口|部门|单位|机构|馆|点)|找谁|找哪")
+_ASKS_PHONE = re.compile(r"电话|热线|号码|联系方式|phone")
+_ASKS_LIST = re.compile(r"哪些|哪几|什么材料|带什么|要什么|准备什么|什么条件|条件|包括|包含|有什么|材料|手续|流程|步骤")
+_ASKS_YESNO = re.compile(r"能不能|可不可以|可以吗|能吗|是不是|要不要|用不用|需不需要|会不会|行不行|有没有|吗[？?]?$")
+
+
+@dataclass(frozen=True)
+class Unit:
+    text: str
+    passage: int  # index into the passages considered
+    order: int  # position inside its passage
+    group: int  # units of one list or one table share a group id
+    kind: str  # "sentence" | "item" | "row" | "faq"
+    match: str = ""  # text matched against the question, when more than ``text`` (an FAQ's question)
+
+    @property
+    def haystack(self) -> str:
+        return self.match or self.text
+
+
+@dataclass(frozen=True)
+class Extract:
+    text: str
+    passages: tuple[Passage, ...]  # the passages the answer was taken from, best first
+
+
+def units_of(passage: Passage, index: int) -> list[Unit]:
+    """Cut one passage body into answerable units."""
+    out: list[Unit] = []
+    group = 0
+    body = passage.body
+    if passage.meta.get("kind") == "faq":
+        answer = "\n".join(line for line in body.splitlines() if not _FAQ_Q.match(_MARKUP.sub("", line)))
+        answer = _FAQ_A.sub("", _MARKUP.sub("", answer).strip())
+        question = str(passage.meta.get("question", ""))
+        return [Unit(answer, index, 0, 0, "faq", question + answer)] if answer else []
+    lines = body.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _TABLE_LINE.match(line):
+            j = i
+            while j < len(lines) and _TABLE_LINE.match(lines[j]):
+                j += 1
+            group += 1
+            out += [Unit(r, index, len(out), group, "row") for r in table_rows("\n".join(lines[i:j]))]
+            i = j
+            continue
+        clean = _MARKUP.sub("", line).strip()
+        if _LIST_MARK.match(line):
+            if not out or out[-1].kind != "item":
+                group += 1
+            out.append(Unit(_LIST_MARK.sub("", clean), index, len(out), group, "item"))
+        else:
+            group += 1
+            out += [Unit(s.strip(), index, len(out) + k, group, "sentence") for k, s in enumerate(_sentences(clean))]
+        i += 1
+    return [u for u in out if len(u.text) >= 2]
+
+
+def _sentences(paragraph: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(paragraph) if s.strip()]
+
+
+def _score(unit: Unit, weights: dict[str, float], question: str) -> float:
+    score = sum(w for term, w in weights.items() if term in unit.haystack)
+    if _ASKS_NUMBER.search(question) and _DIGIT.search(unit.text):
+        score *= 1.3
+    if _ASKS_PHONE.search(question) and _PHONE.search(unit.text):
+        score *= 1.6
+    if _ASKS_PLACE.search(question) and re.search(r"向|到|在|窗口|政府|街道|登记处|地址|中心", unit.text):
+        score *= 1.15
+    if unit.kind == "sentence" and len(unit.text) < 12 and unit.text.endswith(("：", ":")):
+        score *= 0.5  # a lead-in such as "需要提交的材料：" says nothing alone
+    return score
+
+
+def term_weights(index: KnowledgeIndex, query_words: Sequence[str], query: str) -> dict[str, float]:
+    """Rarity-weighted terms of the question: its content words, and its bigrams at a lower weight."""
+    weights: dict[str, float] = {}
+    for w in query_words:
+        weights[w] = max(weights.get(w, 0.0), index.bm25.idf_of(w) * (1.0 + 0.15 * min(len(w), 4)))
+    for b in text.cjk_bigrams(query):
+        if b not in text.STOPWORDS and b not in weights:
+            weights[b] = 0.35 * index.bm25.idf_of(b)
+    return weights
+
+
+def extract(
+    index: KnowledgeIndex, retrieval: Retrieval, question: str, max_chars: int, context_words: Sequence[str] = ()
+) -> Extract:
+    """Pick the units that answer ``question`` from the best passages."""
+    passages = _candidates(retrieval)
+    weights = term_weights(index, retrieval.words, question)
+    for w in context_words:  # words carried over from earlier questions in a follow-up
+        weights.setdefault(w, 0.3 * index.bm25.idf_of(w))
+    units = [u for i, p in enumerate(passages) for u in units_of(p, i)]
+    if not units:
+        return Extract("", ())
+    prior = [1.0 / (1.0 + 0.35 * i) for i in range(len(passages))]
+    scored = sorted(
+        ((_score(u, weights, question) * prior[u.passage], k) for k, u in enumerate(units)),
+        key=lambda t: -t[0],
+    )
+    best_score, best_k = scored[0]
+    best = units[best_k]
+    chosen = {best_k}
+    wants_list = bool(_ASKS_LIST.search(question))
+    if best.kind in ("item", "row") and wants_list:
+        chosen |= {k for k, u in enumerate(units) if u.passage == best.passage and u.group == best.group}
+    for score, k in scored[1:]:
+        if score < 0.55 * best_score:
+            break
+        if units[k].passage == best.passage or score >= 0.8 * best_score:
+            chosen.add(k)
+    picked = _fit([units[k] for k in sorted(chosen, key=lambda k: (units[k].passage != best.passage, k))], max_chars, best)
+    used = tuple(dict.fromkeys(passages[u.passage] for u in picked))
+    return Extract(_render(picked), used)
+
+
+def _candidates(retrieval: Retrieval) -> list[Passage]:
+    """The top passages, at most three documents, best first."""
+    docs = [d.path for d in retrieval.docs[:3]]
+    return [p for p in retrieval.passages[:8] if p.path in docs][:6]
+
+
+def _fit(units: list[Unit], max_chars: int, best: Unit) -> list[Unit]:
+    out: list[Unit] = []
+    size = 0
+    for u in [best, *[u for u in units if u is not best]]:
+        if out and size + len(u.text) > max_chars:
+            continue
+        out.append(u)
+        size += len(u.text) + 1
+    return sorted(out, key=lambda u: (u.passage != best.passage, u.passage, u.order))
+
+
+def _render(units: list[Unit]) -> str:
+    lines: list[str] = []
+    for u in units:
+        if u.kind in ("item", "row"):
+            lines.append("· " + u.text.rstrip("；;，,"))
+        elif lines and not lines[-1].startswith("· ") and u.kind == "sentence" and lines[-1][-1:] in "。！？；":
+            lines[-1] += u.text
+        else:
+            lines.append(u.text)
+    return "\n".join(lines)

@@ -1,0 +1,162 @@
+"""Command line: ``python -m bot run | chat | ask | eval | ingest | web``.
+
+Logging is configured here, once. Errors a user can cause print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Settings, load_settings
+from bot.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--knowledge", type=Path, help="knowledge folder (default: from config.toml)")
+    common.add_argument("--data", type=Path, help="data folder for the index and model (default: from config.toml)")
+    common.add_argument("--config", type=Path, help="config file (default: config.toml in the repository)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    parser = argparse.ArgumentParser(prog="python -m bot", description="汕尾民政问答助手")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", parents=[common], help="ingest if needed, then Telegram (TELEGRAM_BOT_TOKEN) or console")
+    run.add_argument("--no-ingest", action="store_true", help="do not ingest even if the index is stale")
+    sub.add_parser("chat", parents=[common], help="interactive console chat")
+    ask = sub.add_parser("ask", parents=[common], help="answer one question, or JSON lines from stdin")
+    ask.add_argument("question", nargs="?", help="the question")
+    ask.add_argument("--jsonl", action="store_true", help='read {"question", "history"} lines from stdin')
+    ask.add_argument("--history", action="append", default=[], help="an earlier question (repeatable)")
+    ev = sub.add_parser("eval", parents=[common], help="score an evaluation set")
+    ev.add_argument("file", type=Path, nargs="+", help="JSON lines evaluation file(s)")
+    ev.add_argument("--json", action="store_true", help="machine-readable output")
+    ev.add_argument("--compare", action="store_true", help="BM25-only, dense-only and full pipeline side by side")
+    ev.add_argument("--failures", action="store_true", help="list the questions that missed")
+    ing = sub.add_parser("ingest", parents=[common], help="embed the knowledge folder into the index")
+    ing.add_argument("--rebuild", action="store_true", help="drop the index and the vector cache, embed everything")
+    ing.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    ing.add_argument("--quiet", action="store_true", help="no progress bars")
+    web = sub.add_parser("web", parents=[common], help="serve the web chat page and JSON API")
+    web.add_argument("--host", help="listen address (default from config)")
+    web.add_argument("--port", type=int, help="listen port (default from config)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        settings = load_settings(args.config, knowledge=args.knowledge, data=args.data)
+        return int(_dispatch(args, settings) or 0)
+    except UserError as exc:
+        print(f"错误: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "ingest":
+        return _ingest(settings, rebuild=args.rebuild, dry_run=args.dry_run, quiet=args.quiet)
+    if args.command == "ask":
+        return _ask(args, settings)
+    if args.command == "eval":
+        from bot.evaluation import run_eval
+
+        return run_eval(settings, args.file, as_json=args.json, compare=args.compare, failures=args.failures)
+    if args.command == "chat":
+        from bot.channels.console import chat
+
+        return chat(_assistant(settings))
+    if args.command == "run":
+        return _run(args, settings)
+    if args.command == "web":
+        from bot.channels.web import serve
+
+        return serve(_assistant(settings), host=args.host, port=args.port)
+    raise AssertionError(args.command)
+
+
+def _ingest(settings: Settings, *, rebuild: bool = False, dry_run: bool = False, quiet: bool = False) -> int:
+    from bot.knowledge.indexing import ingest
+
+    report = ingest(settings, rebuild=rebuild, dry_run=dry_run, progress=not quiet and sys.stderr.isatty())
+    print(report.summary())
+    return 0 if report.usable else 1
+
+
+def _assistant(settings: Settings) -> object:
+    from bot.core import Assistant
+
+    assistant = Assistant(settings)
+    assistant.index()  # fail now, with one clear line, if there is no index
+    return assistant
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core import Assistant
+
+    assistant = Assistant(settings)
+    if not args.jsonl:
+        if not args.question:
+            raise UserError("请给出问题，例如: python -m bot ask \"结婚登记要带什么材料？\"，或用 --jsonl 从标准输入读取")
+        print(assistant.ask(args.question, args.history).render())
+        return 0
+    assistant.warm_up()
+    for line_no, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            question = item["question"] if isinstance(item, dict) else None
+            if not isinstance(question, str):
+                raise ValueError("question must be a string")
+            history = item.get("history") or []
+            if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+                raise ValueError("history must be a list of strings")
+        except (ValueError, KeyError, TypeError) as exc:
+            out = {"line": line_no, "error": f"无法解析这一行: {exc}"}
+        else:
+            out = assistant.ask(question, history).as_json()
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.knowledge.indexing import is_stale
+
+    if not args.no_ingest and is_stale(settings):
+        print("知识库有变化或尚未建立索引，正在导入…", file=sys.stderr)
+        _ingest(settings, quiet=not sys.stderr.isatty())
+    assistant = _assistant(settings)
+    if os.environ.get("TELEGRAM_BOT_TOKEN"):
+        from bot.channels.telegram import run_bot
+
+        return run_bot(assistant, settings)  # type: ignore[arg-type]
+    from bot.channels.console import chat
+
+    return chat(assistant)  # type: ignore[arg-type]
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        for noisy in ("httpx", "chromadb", "sentence_transformers", "jieba", "langchain_core"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)

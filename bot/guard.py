@@ -1,0 +1,93 @@
+"""First look at a message: blank, emoji-only, prompt injection, private data, unlawful requests.
+
+These get a fixed, polite reply before any retrieval; nothing here echoes the input.
+A message that only *contains* an injection attempt next to a real question keeps
+the question: the injection part is cut off and the rest is answered normally.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+MAX_QUESTION_CHARS = 600
+
+_HTML_TAG = re.compile(r"<\s*(script|style)[^>]*>.*?<\s*/\s*\1\s*>|<[^>]{0,200}>", re.I | re.S)
+_INJECTION = re.compile(
+    r"ignore (all )?(the )?(previous|above|prior) (instructions|prompts?)|disregard (all|the|previous)|"
+    r"system prompt|developer mode|jailbreak|no restrictions|you are now|act as|pretend (to be|you)|"
+    r"(忽略|无视|忘记|忘掉)(之前|以上|上面|前面|所有|全部|知识库|规则|设定|指令)|"
+    r"(系统|系统的)?(提示词|提示语|指令|设定|prompt)(是什么|发给我|告诉我|给我看|完整|原文)|"
+    r"【?系统指令】?|从现在起你|你现在是|扮演|越狱|开发者模式|不受限制",
+    re.I,
+)
+_ILLEGAL = re.compile(
+    r"(fake|forge|counterfeit).{0,40}(certificate|id|document)|"
+    r"(伪造|假的?|做假|造假|仿造|PS)(一?[张本份个])?.{0,6}(证|证明|证件|公章|材料|结婚证|离婚证)|"
+    r"(骗取|冒领|骗).{0,6}(低保|救助|补贴|津贴)",
+    re.I,
+)
+_ID_NUMBER = re.compile(r"\d{6}(?:\d{8}|x{8})[\dx]{3}[\dx]|\d{4}x{10,14}", re.I)
+_OTHERS_BENEFITS = re.compile(
+    r"(查|查询|查下|查一下|帮我查|看看).{0,12}(邻居|隔壁|隔篱|别人|他人|某人|[他她佢]|[\u4e00-\u9fff]{1}伯|[\u4e00-\u9fff]{1}姨)"
+    r".{0,16}(有没有|有冇|是不是|系唔系|领|拿|吃|享受|申请)"
+)
+_ABUSE = re.compile(r"傻[逼屄bB]|sb|垃圾机器人|废物|去死|操你|他妈的|fuck|shit|idiot|stupid bot", re.I)
+
+
+@dataclass(frozen=True)
+class Screened:
+    kind: str  # "ok" | "empty" | "no_text" | "injection" | "privacy" | "illegal" | "abuse"
+    text: str  # the question to answer, cleaned (only meaningful when kind == "ok")
+    truncated: bool = False
+
+
+def screen(raw: str) -> Screened:
+    """Classify a raw message and return the part worth answering."""
+    cleaned = _HTML_TAG.sub(" ", raw or "")
+    cleaned = "".join(ch for ch in cleaned if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    if not cleaned:
+        return Screened("empty", "")
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in cleaned):
+        return Screened("no_text", "")
+    if _ILLEGAL.search(cleaned):
+        return Screened("illegal", "")
+    if _ID_NUMBER.search(cleaned) or _OTHERS_BENEFITS.search(cleaned):
+        return Screened("privacy", "")
+    if _INJECTION.search(cleaned):
+        rest = _after_injection(cleaned)
+        if not rest:
+            return Screened("injection", "")
+        cleaned = rest
+    truncated = len(cleaned) > MAX_QUESTION_CHARS
+    if truncated:
+        cleaned = _gist(cleaned)
+    if _ABUSE.search(cleaned) and len(re.findall(r"[\u4e00-\u9fff]", _ABUSE.sub("", cleaned))) < 4:
+        return Screened("abuse", "")
+    return Screened("ok", cleaned, truncated)
+
+
+_QUESTION_CUE = re.compile(r"[？?]|吗|怎么|什么|哪|多少|几|是否|能不能|可不可以|要不要|有没有|[开去办领]不[开去办领]|如何")
+
+
+def _gist(text: str) -> str:
+    """The question in a long, rambling message: its last sentences that ask something."""
+    sentences = [s for s in re.split(r"(?<=[。！？!?；;\n])", text) if s.strip()]
+    asked = [s for s in sentences if _QUESTION_CUE.search(s)]
+    picked: list[str] = []
+    for sentence in reversed(asked or sentences):
+        if picked and sum(map(len, picked)) + len(sentence) > 160:
+            break
+        picked.insert(0, sentence[-MAX_QUESTION_CHARS:])
+    return "".join(picked).strip()
+
+
+def _after_injection(text: str) -> str:
+    """What is left of a message once the sentences carrying an injection attempt are dropped."""
+    sentences = re.split(r"(?<=[。！？!?；;])|——|--|\n", text)
+    kept = [s.strip(" ，,：:") for s in sentences if s and not _INJECTION.search(s)]
+    rest = "，".join(k for k in kept if k)
+    # A leftover like "请完整发给我" is part of the attempt, not a question of its own.
+    return rest if len(re.findall(r"[\u4e00-\u9fff]", rest)) >= 10 else ""

@@ -1,0 +1,1 @@
+"""The knowledge folder: loading files, chunking them and indexing the chunks."""

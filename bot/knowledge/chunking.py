@@ -1,0 +1,248 @@
+"""Chinese-aware chunking of Markdown-normalised documents.
+
+A document is read as a sequence of blocks (heading, paragraph, list item, table,
+FAQ pair). Blocks are grouped by their heading path and packed into chunks of at
+most ``max_chars`` characters; a table is cut between rows and every piece keeps
+its header; a long paragraph is cut after 。！？； (LangChain's recursive splitter);
+an FAQ pair (问/答) is always a chunk of its own. Every chunk carries its heading
+path (document title › section › subsection) and no chunk is only a heading.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from bot.config import ChunkingSettings
+
+HEADING_SEP = " › "
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.、)）]|[（(]\d{1,3}[)）])\s*")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_SEPARATOR = re.compile(r"^\s*\|(?:\s*:?-{2,}:?\s*\|)+\s*$")
+_FAQ_QUESTION = re.compile(r"^\s*(?:\*\*)?\s*(?:问|Q)\s*[:：]\s*(?:\*\*)?\s*(.+)$")
+
+
+@dataclass
+class Block:
+    kind: str  # "paragraph" | "list" | "table" | "faq"
+    lines: list[str]
+    heading: tuple[str, ...]
+    question: str = ""  # for "faq": the question text
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@dataclass
+class _Pending:
+    heading: tuple[str, ...]
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return sum(len(b.text) + 1 for b in self.blocks)
+
+
+def parse_blocks(markdown: str, title: str) -> list[Block]:
+    """Split Markdown into blocks, each tagged with the heading path above it."""
+    blocks: list[Block] = []
+    stack: list[tuple[int, str]] = []
+    current: Block | None = None
+
+    def path() -> tuple[str, ...]:
+        names = [name for _, name in stack]
+        if names and names[0] == title:
+            names = names[1:]
+        return (title, *names)
+
+    def close() -> None:
+        nonlocal current
+        if current is not None and current.text.strip():
+            blocks.append(current)
+        current = None
+
+    for raw in markdown.splitlines():
+        line = raw.rstrip()
+        heading = _HEADING.match(line)
+        if heading:
+            close()
+            level, name = len(heading.group(1)), _strip_markup(heading.group(2))
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, name))
+            continue
+        if not line.strip():
+            close()
+            continue
+        if _TABLE_ROW.match(line):
+            if current is None or current.kind != "table":
+                close()
+                current = Block("table", [], path())
+            current.lines.append(line.strip())
+            continue
+        faq = _FAQ_QUESTION.match(line)
+        if faq:
+            close()
+            current = Block("faq", [line.strip()], path(), question=_strip_markup(faq.group(1)))
+            continue
+        if current is not None and current.kind == "faq":
+            current.lines.append(line.strip())
+            continue
+        if _LIST_ITEM.match(line) and not _TABLE_ROW.match(line):
+            close()
+            current = Block("list", [line.strip()], path())
+            continue
+        if current is None or current.kind == "table":
+            close()
+            current = Block("paragraph", [], path())
+        current.lines.append(line.strip())
+    close()
+    return _merge_lists(blocks)
+
+
+def _merge_lists(blocks: list[Block]) -> list[Block]:
+    """Join consecutive list items of one section into one list block (a list stays together)."""
+    out: list[Block] = []
+    for block in blocks:
+        prev = out[-1] if out else None
+        if (
+            block.kind == "list"
+            and prev is not None
+            and prev.kind == "list"
+            and prev.heading == block.heading
+        ):
+            prev.lines.extend(block.lines)
+        else:
+            out.append(Block(block.kind, list(block.lines), block.heading, block.question))
+    return out
+
+
+def _strip_markup(text: str) -> str:
+    return re.sub(r"[*_`]+", "", text).strip()
+
+
+def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Document]:
+    """Cut one loaded document into retrieval chunks with heading paths."""
+    meta = doc.metadata
+    title = str(meta.get("title") or meta.get("path") or "")
+    chunks: list[Document] = []
+    for heading, kind, text, question in _pack(parse_blocks(doc.page_content, title), settings):
+        heading_path = HEADING_SEP.join(heading)
+        chunk_meta = {
+            "path": meta["path"],
+            "title": title,
+            "category": meta.get("category", ""),
+            "issued": meta.get("issued", ""),
+            "sample": bool(meta.get("sample", False)),
+            "heading": heading_path,
+            "kind": kind,
+            "chunk": len(chunks),
+        }
+        if question:
+            chunk_meta["question"] = question
+        chunks.append(Document(page_content=f"{heading_path}\n{text}", metadata=chunk_meta))
+    return chunks
+
+
+def chunk_body(chunk: Document) -> str:
+    """The chunk's text without its heading-path line."""
+    return chunk.page_content.split("\n", 1)[1] if "\n" in chunk.page_content else chunk.page_content
+
+
+def _pack(blocks: list[Block], settings: ChunkingSettings) -> Iterator[tuple[tuple[str, ...], str, str, str]]:
+    """Yield (heading path, kind, text, faq question) chunks."""
+    pending: _Pending | None = None
+
+    def flush() -> Iterator[tuple[tuple[str, ...], str, str, str]]:
+        nonlocal pending
+        if pending is not None and pending.blocks:
+            kinds = {b.kind for b in pending.blocks}
+            kind = kinds.pop() if len(kinds) == 1 else "text"
+            yield pending.heading, kind, "\n".join(b.text for b in pending.blocks), ""
+        pending = None
+
+    for block in blocks:
+        if block.kind == "faq":
+            yield from flush()
+            yield block.heading, "faq", block.text, block.question
+            continue
+        for piece in _split_block(block, settings.max_chars):
+            same_section = pending is not None and pending.heading == piece.heading
+            if not same_section or pending is None or pending.size + len(piece.text) > settings.max_chars:
+                # A short tail (a note after a table) may still join the previous chunk.
+                if same_section and pending is not None and len(piece.text) < settings.min_chars:
+                    pending.blocks.append(piece)
+                    continue
+                yield from flush()
+                pending = _Pending(piece.heading)
+            pending.blocks.append(piece)
+    yield from flush()
+
+
+def _split_block(block: Block, max_chars: int) -> list[Block]:
+    if len(block.text) <= max_chars:
+        return [block]
+    if block.kind == "table":
+        return _split_table(block, max_chars)
+    if block.kind == "list":
+        return _split_lines(block, max_chars)
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=max_chars,
+        chunk_overlap=0,
+        separators=["\n", "。", "！", "？", "；", "，", ""],
+        keep_separator="end",
+    )
+    return [
+        Block(block.kind, [t.strip()], block.heading) for t in splitter.split_text(block.text) if t.strip()
+    ]
+
+
+def _split_lines(block: Block, max_chars: int) -> list[Block]:
+    out: list[Block] = []
+    for line in block.lines:
+        if out and len(out[-1].text) + len(line) + 1 <= max_chars:
+            out[-1].lines.append(line)
+        else:
+            out.append(Block(block.kind, [line], block.heading))
+    return out
+
+
+def _split_table(block: Block, max_chars: int) -> list[Block]:
+    """Cut a table between rows; every piece repeats the header and separator rows."""
+    lines = block.lines
+    if len(lines) >= 2 and _TABLE_SEPARATOR.match(lines[1]):
+        header, rows = lines[:2], lines[2:]
+    else:
+        header, rows = lines[:1], lines[1:]
+    out: list[Block] = []
+    for row in rows:
+        if out and len(out[-1].text) + len(row) + 1 <= max_chars:
+            out[-1].lines.append(row)
+        else:
+            out.append(Block("table", [*header, row], block.heading))
+    return out or [block]
+
+
+def table_rows(text: str) -> list[str]:
+    """Render each data row of the pipe tables in ``text`` as '列名：值，列名：值'."""
+    rows: list[str] = []
+    header: list[str] | None = None
+    for line in text.splitlines():
+        if not _TABLE_ROW.match(line):
+            header = None
+            continue
+        if _TABLE_SEPARATOR.match(line):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if header is None:
+            header = cells
+            continue
+        pairs = [f"{h}：{c}" if h and h != c else c for h, c in zip(header, cells, strict=False) if c]
+        rows.append("，".join(pairs))
+    return rows

@@ -1,0 +1,449 @@
+"""Ingest: knowledge folder → chunks → vectors in Chroma, incremental, idempotent and atomic.
+
+How the pieces fit:
+
+* LangChain's indexing API (:func:`langchain_core.indexing.index`) with a
+  :class:`SQLRecordManager` decides which chunks to add and which to delete
+  (``cleanup="full"``): unchanged chunks are skipped, chunks of deleted files go.
+* It writes to the collection that is *not* being served (see :mod:`bot.store`);
+  only when that collection is complete does the pointer flip. A ``kill -9`` at any
+  moment leaves the served collection untouched; the next ingest finds the record
+  manager and the collection out of step, resets that side and completes.
+* Vectors go through :class:`CacheBackedEmbeddings` keyed by content hash, so a
+  chunk that is already embedded on the other side, or was before, costs no model call.
+* One ingest at a time per data folder (an exclusive ``flock``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.knowledge.loaders import SkipFile, knowledge_files, load_file
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.stores import ByteStore
+
+from bot import messages, store
+from bot.config import Settings
+from bot.errors import IngestBusyError, UserError
+from bot.knowledge.chunking import chunk_document
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+
+logger = logging.getLogger(__name__)
+
+STATE_DB = "index.sqlite"
+
+
+@dataclass
+class FileResult:
+    path: str
+    sha256: str
+    chunks: list[Document] = field(default_factory=list)
+    skipped: str = ""  # reason, when the file could not be ingested
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    kept_previous: list[str] = field(default_factory=list)  # skipped files still served from the last index
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+    usable: bool = True
+
+    def summary(self) -> str:
+        lines = [
+            f"  跳过 {path}: {reason}" + ("（继续使用上一版内容）" if path in self.kept_previous else "")
+            for path, reason in self.skipped
+        ]
+        lines.append(
+            messages.INGEST_SUMMARY.format(
+                added=len(self.added),
+                updated=len(self.updated),
+                removed=len(self.removed),
+                unchanged=len(self.unchanged),
+                skipped=len(self.skipped),
+                chunks=self.chunks,
+                embedded=self.embedded,
+                seconds=self.seconds,
+            )
+            + (messages.INGEST_DRY_RUN if self.dry_run else "")
+        )
+        return "\n".join(lines)
+
+
+# --- state: the lock, the manifest of what each side holds, the embedding cache -----------------
+
+
+@contextlib.contextmanager
+def ingest_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the data folder's ingest lock, or refuse at once with a clear message."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "ingest.lock"
+    with path.open("a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestBusyError(messages.INGEST_BUSY.format(lock=path)) from None
+        f.truncate(0)
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _connect(data_dir: Path) -> sqlite3.Connection:
+    path = data_dir / STATE_DB
+    try:
+        conn = sqlite3.connect(path, timeout=30)
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS manifest (collection TEXT, path TEXT, sha256 TEXT, chunks INTEGER,"
+            " PRIMARY KEY (collection, path))"
+        )
+        conn.execute("CREATE TABLE IF NOT EXISTS embedding_cache (key TEXT PRIMARY KEY, value BLOB)")
+        conn.commit()
+    except sqlite3.DatabaseError as exc:
+        raise UserError(
+            f"索引状态数据库 {path} 已损坏或无法写入（{exc}）。请删除该文件后运行 `python ingest.py --rebuild`。"
+        ) from None
+    return conn
+
+
+def read_manifest(conn: sqlite3.Connection, key: str) -> dict[str, tuple[str, int]]:
+    """path -> (sha256, chunks served) for every file the last ingest of ``key`` saw."""
+    rows = conn.execute("SELECT path, sha256, chunks FROM manifest WHERE collection = ?", (key,))
+    return {path: (sha, n) for path, sha, n in rows}
+
+
+def _write_manifest(conn: sqlite3.Connection, key: str, files: dict[str, tuple[str, int]]) -> None:
+    with conn:
+        conn.execute("DELETE FROM manifest WHERE collection = ?", (key,))
+        conn.executemany(
+            "INSERT INTO manifest VALUES (?, ?, ?, ?)",
+            [(key, path, sha, n) for path, (sha, n) in files.items()],
+        )
+
+
+class SqliteByteStore(ByteStore):
+    """A LangChain byte store in the ingest state database (used as the embedding cache)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        found: dict[str, bytes] = {}
+        for start in range(0, len(keys), 500):
+            part = list(keys[start : start + 500])
+            marks = ",".join("?" * len(part))
+            found.update(
+                self.conn.execute(f"SELECT key, value FROM embedding_cache WHERE key IN ({marks})", part)
+            )
+        return [found.get(k) for k in keys]
+
+    def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
+        with self.conn:
+            self.conn.executemany("INSERT OR REPLACE INTO embedding_cache VALUES (?, ?)", key_value_pairs)
+
+    def mdelete(self, keys: Sequence[str]) -> None:
+        with self.conn:
+            self.conn.executemany("DELETE FROM embedding_cache WHERE key = ?", [(k,) for k in keys])
+
+    def yield_keys(self, *, prefix: str | None = None) -> Iterator[str]:
+        rows = self.conn.execute("SELECT key FROM embedding_cache WHERE key LIKE ?", (f"{prefix or ''}%",))
+        for (key,) in rows:
+            yield key
+
+
+class CountingEmbeddings(Embeddings):
+    """Loads the model only when a passage really needs it; counts those and drives the progress bar."""
+
+    def __init__(self, settings: Settings, progress: Any = None) -> None:
+        self.settings = settings
+        self.count = 0
+        self.progress = progress
+
+    @property
+    def inner(self) -> Embeddings:
+        from bot.embeddings import load_embedder
+
+        return load_embedder(self.settings.embedding, self.settings.data_dir)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        vectors = self.inner.embed_documents(texts)
+        self.count += len(texts)
+        if self.progress is not None:
+            self.progress.update(len(texts))
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+# --- reading the folder ------------------------------------------------------------------------------
+
+
+def read_folder(settings: Settings, progress: bool = True) -> list[FileResult]:
+    """Load and chunk every knowledge file; broken files come back with a reason instead of chunks."""
+    root = settings.knowledge_dir
+    if not root.is_dir():
+        raise UserError(messages.INGEST_NO_KNOWLEDGE.format(path=root))
+    files = knowledge_files(root)
+    results: list[FileResult] = []
+    for path in _progress(files, "读取文件", "个", progress):
+        rel = path.relative_to(root).as_posix()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            results.append(FileResult(rel, "", skipped=messages.SKIP_UNREADABLE.format(detail=exc.strerror)))
+            continue
+        result = FileResult(rel, hashlib.sha256(data).hexdigest())
+        try:
+            result.chunks = chunk_document(load_file(path, root), settings.chunking)
+            if not result.chunks:
+                result.skipped = messages.SKIP_NO_CHUNKS
+        except SkipFile as exc:
+            result.skipped = exc.reason
+        except Exception as exc:  # a loader bug must not stop the whole ingest
+            logger.exception("unexpected error loading %s", rel)
+            result.skipped = messages.SKIP_UNREADABLE.format(detail=type(exc).__name__)
+        results.append(result)
+    return results
+
+
+def _progress(items: Sequence[Any], desc: str, unit: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit=unit, disable=not enabled, file=sys.stderr, leave=False)
+
+
+def compare(results: list[FileResult], previous: dict[str, tuple[str, int]], report: IngestReport) -> None:
+    seen = set()
+    for r in results:
+        seen.add(r.path)
+        if r.skipped:
+            report.skipped.append((r.path, r.skipped))
+        elif r.path not in previous:
+            report.added.append(r.path)
+        elif previous[r.path][0] != r.sha256:
+            report.updated.append(r.path)
+        else:
+            report.unchanged.append(r.path)
+    report.removed = sorted(set(previous) - seen)
+
+
+# --- the ingest ------------------------------------------------------------------------------------------
+
+
+def ingest(
+    settings: Settings, *, rebuild: bool = False, dry_run: bool = False, progress: bool = True
+) -> IngestReport:
+    """Bring the served index in line with the knowledge folder. Returns what changed."""
+    started = time.perf_counter()
+    report = IngestReport(dry_run=dry_run)
+    with ingest_lock(settings.data_dir):
+        conn = _connect(settings.data_dir)
+        try:
+            results = read_folder(settings, progress)
+            if not results:
+                raise UserError(messages.INGEST_NOTHING.format(path=settings.knowledge_dir))
+            client = store.open_client(settings)
+            pointer = store.read_pointer(client, settings)
+            sid = store.store_id(settings)
+            previous = read_manifest(conn, f"{sid}/{pointer.active}") if pointer else {}
+            compare(results, previous, report)
+            if dry_run:
+                report.chunks = sum(len(r.chunks) for r in results)
+                report.usable = pointer is not None
+                return report
+            _write(
+                settings, conn, client, pointer, previous, results, report, rebuild=rebuild, progress=progress
+            )
+        finally:
+            conn.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _write(
+    settings: Settings,
+    conn: sqlite3.Connection,
+    client: ClientAPI,
+    pointer: store.Pointer | None,
+    previous: dict[str, tuple[str, int]],
+    results: list[FileResult],
+    report: IngestReport,
+    *,
+    rebuild: bool,
+    progress: bool,
+) -> None:
+    from langchain_chroma import Chroma
+    from langchain_classic.embeddings import CacheBackedEmbeddings
+    from langchain_classic.indexes import SQLRecordManager
+    from langchain_core.indexing import index
+
+    from bot.embeddings import model_id
+
+    mid = model_id(settings.embedding)
+    sid = store.store_id(settings)
+    target = store.inactive_side(pointer, settings)
+    record_manager = SQLRecordManager(f"{sid}/{target}", db_url=f"sqlite:///{settings.data_dir / STATE_DB}")
+    record_manager.create_schema()
+
+    if rebuild or (pointer is not None and pointer.model != mid):
+        # A new model means new vector dimensions: both sides start over.
+        logger.info(
+            "rebuilding both sides (rebuild=%s, model %s -> %s)", rebuild, pointer and pointer.model, mid
+        )
+        for side in store.SIDES:
+            _reset_side(client, record_manager, store.side_name(settings, side))
+        if rebuild:
+            with conn:
+                conn.execute("DELETE FROM embedding_cache")
+
+    docs = [chunk for r in results if not r.skipped for chunk in r.chunks]
+    docs += _carry_forward(client, pointer, results, previous, report)
+    if not docs:
+        report.usable = pointer is not None
+        return
+
+    collection = store.get_collection(client, target)
+    if collection.count() != len(record_manager.list_keys()):
+        # A killed ingest left this side half-written; start it over (the cache keeps this cheap).
+        logger.warning("collection %s is out of step with its records; resetting it", target)
+        _reset_side(client, record_manager, target)
+
+    bar = _progress_bar(len(docs), progress)
+    counting = CountingEmbeddings(settings, bar)
+    cached = CacheBackedEmbeddings.from_bytes_store(
+        counting, SqliteByteStore(conn), namespace=mid, key_encoder="sha256"
+    )
+    vector_store = Chroma(
+        client=client,
+        collection_name=target,
+        embedding_function=cached,
+        collection_configuration=store.HNSW,  # type: ignore[arg-type]
+    )
+    index(
+        docs,
+        record_manager,
+        vector_store,
+        cleanup="full",
+        source_id_key="path",
+        batch_size=256,
+        key_encoder="sha256",
+    )
+    bar.close()
+    count = store.get_collection(client, target).count()
+    unique = len({_doc_key(d) for d in docs})
+    if count != unique:
+        raise UserError(
+            f"写入后校验失败: 集合 {target} 有 {count} 个片段，应为 {unique} 个。请重新运行导入。"
+        )
+
+    # Every file seen, with the chunks it serves (a broken file serves its previous version, or nothing).
+    kept = set(report.kept_previous)
+    files = {r.path: (r.sha256, len(r.chunks) if not r.skipped else int(r.path in kept)) for r in results}
+    _write_manifest(conn, f"{sid}/{target}", files)
+    store.write_pointer(
+        client,
+        settings,
+        store.Pointer(
+            active=target,
+            version=(pointer.version + 1) if pointer else 1,
+            ingested_at=store.now_iso(),
+            model=mid,
+            documents=sum(1 for _, n in files.values() if n),
+            chunks=count,
+        ),
+    )
+    report.chunks = count
+    report.embedded = counting.count
+
+
+def _doc_key(doc: Document) -> tuple[str, str]:
+    return doc.page_content, repr(sorted(doc.metadata.items()))
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc="计算向量（已缓存的不重复计算）",
+        unit="段",
+        disable=not enabled,
+        file=sys.stderr,
+        leave=False,
+    )
+
+
+def _reset_side(client: ClientAPI, record_manager: Any, name: str) -> None:
+    store.drop_collection(client, name)
+    keys = record_manager.list_keys()
+    if keys:
+        record_manager.delete_keys(keys)
+
+
+def _carry_forward(
+    client: ClientAPI,
+    pointer: store.Pointer | None,
+    results: list[FileResult],
+    previous: dict[str, tuple[str, int]],
+    report: IngestReport,
+) -> list[Document]:
+    """Chunks of files that are broken now but were served before stay served (and are reported)."""
+    if pointer is None:
+        return []
+    wanted = sorted(r.path for r in results if r.skipped and previous.get(r.path, ("", 0))[1] > 0)
+    if not wanted:
+        return []
+    collection = store.get_collection(client, pointer.active)
+    got = collection.get(where={"path": {"$in": wanted}}, include=["documents", "metadatas"])  # type: ignore[list-item, dict-item]
+    docs = [
+        Document(page_content=d or "", metadata=dict(m or {}))
+        for d, m in zip(got["documents"] or [], got["metadatas"] or [], strict=True)
+    ]
+    report.kept_previous = sorted({str(d.metadata["path"]) for d in docs})
+    return docs
+
+
+def is_stale(settings: Settings) -> bool:
+    """True when the served index is missing or differs from the knowledge folder (no model needed)."""
+    try:
+        client = store.open_client(settings)
+    except UserError:
+        return True
+    pointer = store.read_pointer(client, settings)
+    if pointer is None or not (settings.data_dir / STATE_DB).exists():
+        return True
+    conn = _connect(settings.data_dir)
+    try:
+        manifest = read_manifest(conn, f"{store.store_id(settings)}/{pointer.active}")
+    finally:
+        conn.close()
+    root = settings.knowledge_dir
+    current = {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in knowledge_files(root)
+    }
+    return current != {p: sha for p, (sha, _) in manifest.items()}

