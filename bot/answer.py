@@ -26,11 +26,19 @@ _FAQ_A = re.compile(r"^(?:答|A)\s*[:：]\s*")
 _DIGIT = re.compile(r"\d")
 _PHONE = re.compile(r"\d{3,4}-\d{6,8}|\b1\d{10}\b|\b123\d{2}\b")
 
-_ASKS_NUMBER = re.compile(r"多少|几[个张份天日次岁年月倍点号]|几多|多久|多长|多大|标准|金额|比例|多高|上限|最高|最多|什么时候|何时|哪天|时间")
-_ASKS_PLACE = re.compile(r"哪里|哪儿|何处|去哪|在哪|地址|地点|哪个.{0,4}(处|窗口|部门|单位|机构|馆|点)|找谁|找哪")
+_ASKS_NUMBER = re.compile(
+    r"多少|几[个张份天日次岁年月倍点号]|几多|多久|多长|多大|标准|金额|比例|多高|上限|最高|最多|什么时候|何时|哪天|时间"
+)
+_ASKS_PLACE = re.compile(
+    r"哪里|哪儿|何处|去哪|在哪|地址|地点|哪个.{0,4}(处|窗口|部门|单位|机构|馆|点)|找谁|找哪"
+)
 _ASKS_PHONE = re.compile(r"电话|热线|号码|联系方式|phone")
-_ASKS_LIST = re.compile(r"哪些|哪几|什么材料|带什么|要什么|准备什么|什么条件|条件|包括|包含|有什么|材料|手续|流程|步骤")
-_ASKS_YESNO = re.compile(r"能不能|可不可以|可以吗|能吗|是不是|要不要|用不用|需不需要|会不会|行不行|有没有|吗[？?]?$")
+_ASKS_LIST = re.compile(
+    r"哪些|哪几|什么材料|带什么|要什么|准备什么|什么条件|条件|包括|包含|有什么|材料|手续|流程|步骤"
+)
+_ASKS_YESNO = re.compile(
+    r"能不能|可不可以|可以吗|能吗|是不是|要不要|用不用|需不需要|会不会|行不行|有没有|吗[？?]?$"
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,10 @@ def units_of(passage: Passage, index: int) -> list[Unit]:
             out.append(Unit(_LIST_MARK.sub("", clean), index, len(out), group, "item"))
         else:
             group += 1
-            out += [Unit(s.strip(), index, len(out) + k, group, "sentence") for k, s in enumerate(_sentences(clean))]
+            out += [
+                Unit(s.strip(), index, len(out) + k, group, "sentence")
+                for k, s in enumerate(_sentences(clean))
+            ]
         i += 1
     return [u for u in out if len(u.text) >= 2]
 
@@ -116,7 +127,11 @@ def term_weights(index: KnowledgeIndex, query_words: Sequence[str], query: str) 
 
 
 def extract(
-    index: KnowledgeIndex, retrieval: Retrieval, question: str, max_chars: int, context_words: Sequence[str] = ()
+    index: KnowledgeIndex,
+    retrieval: Retrieval,
+    question: str,
+    max_chars: int,
+    context_words: Sequence[str] = (),
 ) -> Extract:
     """Pick the units that answer ``question`` from the best passages."""
     passages = _candidates(retrieval)
@@ -142,7 +157,11 @@ def extract(
             break
         if units[k].passage == best.passage or score >= 0.8 * best_score:
             chosen.add(k)
-    picked = _fit([units[k] for k in sorted(chosen, key=lambda k: (units[k].passage != best.passage, k))], max_chars, best)
+    picked = _fit(
+        [units[k] for k in sorted(chosen, key=lambda k: (units[k].passage != best.passage, k))],
+        max_chars,
+        best,
+    )
     used = tuple(dict.fromkeys(passages[u.passage] for u in picked))
     return Extract(_render(picked), used)
 
@@ -169,7 +188,9 @@ def _render(units: list[Unit]) -> str:
     for u in units:
         if u.kind in ("item", "row"):
             lines.append("· " + u.text.rstrip("；;，,"))
-        elif lines and not lines[-1].startswith("· ") and u.kind == "sentence" and lines[-1][-1:] in "。！？；":
+        elif (
+            lines and not lines[-1].startswith("· ") and u.kind == "sentence" and lines[-1][-1:] in "。！？；"
+        ):
             lines[-1] += u.text
         else:
             lines.append(u.text)

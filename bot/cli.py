@@ -23,13 +23,17 @@ logger = logging.getLogger(__name__)
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--knowledge", type=Path, help="knowledge folder (default: from config.toml)")
-    common.add_argument("--data", type=Path, help="data folder for the index and model (default: from config.toml)")
+    common.add_argument(
+        "--data", type=Path, help="data folder for the index and model (default: from config.toml)"
+    )
     common.add_argument("--config", type=Path, help="config file (default: config.toml in the repository)")
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
     parser = argparse.ArgumentParser(prog="python -m bot", description="汕尾民政问答助手")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", parents=[common], help="ingest if needed, then Telegram (TELEGRAM_BOT_TOKEN) or console")
+    run = sub.add_parser(
+        "run", parents=[common], help="ingest if needed, then Telegram (TELEGRAM_BOT_TOKEN) or console"
+    )
     run.add_argument("--no-ingest", action="store_true", help="do not ingest even if the index is stale")
     sub.add_parser("chat", parents=[common], help="interactive console chat")
     ask = sub.add_parser("ask", parents=[common], help="answer one question, or JSON lines from stdin")
@@ -39,10 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", parents=[common], help="score an evaluation set")
     ev.add_argument("file", type=Path, nargs="+", help="JSON lines evaluation file(s)")
     ev.add_argument("--json", action="store_true", help="machine-readable output")
-    ev.add_argument("--compare", action="store_true", help="BM25-only, dense-only and full pipeline side by side")
+    ev.add_argument(
+        "--compare", action="store_true", help="BM25-only, dense-only and full pipeline side by side"
+    )
     ev.add_argument("--failures", action="store_true", help="list the questions that missed")
     ing = sub.add_parser("ingest", parents=[common], help="embed the knowledge folder into the index")
-    ing.add_argument("--rebuild", action="store_true", help="drop the index and the vector cache, embed everything")
+    ing.add_argument(
+        "--rebuild", action="store_true", help="drop the index and the vector cache, embed everything"
+    )
     ing.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     ing.add_argument("--quiet", action="store_true", help="no progress bars")
     web = sub.add_parser("web", parents=[common], help="serve the web chat page and JSON API")
@@ -109,7 +117,9 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     assistant = Assistant(settings)
     if not args.jsonl:
         if not args.question:
-            raise UserError("请给出问题，例如: python -m bot ask \"结婚登记要带什么材料？\"，或用 --jsonl 从标准输入读取")
+            raise UserError(
+                '请给出问题，例如: python -m bot ask "结婚登记要带什么材料？"，或用 --jsonl 从标准输入读取'
+            )
         print(assistant.ask(args.question, args.history).render())
         return 0
     assistant.warm_up()

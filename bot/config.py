@@ -69,8 +69,13 @@ class RetrievalSettings:
     # Weight of each ranker in reciprocal rank fusion.
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
-    # Answer only when the best passage clears both bars (calibrated with `bot eval`).
-    min_dense_similarity: float = 0.80
+    # Answer only when the calibrated confidence clears min_confidence. The logistic model's
+    # inputs: 100 × dense margin (nearest chunk vs the 11th-30th), log(1 + best BM25 score),
+    # 100 × nearest cosine similarity. Refit for another model with `python -m bot eval --calibrate`.
+    confidence_weights: tuple[float, ...] = (0.386, 1.038, 1.034)
+    confidence_bias: float = -95.44
+    min_confidence: float = 0.69
+    # Share of the question's words a "not our department" section must contain to redirect.
     min_keyword_coverage: float = 0.34
     max_history: int = 3
 

@@ -25,7 +25,9 @@ from bot.retrieval import DocHit, KnowledgeIndex, Retrieval, search
 logger = logging.getLogger(__name__)
 
 RELOAD_CHECK_SECONDS = 2.0
-_FOLLOW_UP_START = re.compile(r"^(那|那么|那如果|如果|要是|还有|还要|另外|这个|这种|它|他|她|咁|噉|再|然后|所以|是不是也|也)")
+_FOLLOW_UP_START = re.compile(
+    r"^(那|那么|那如果|如果|要是|还有|还要|另外|这个|这种|它|他|她|咁|噉|再|然后|所以|是不是也|也)"
+)
 _REDIRECT_SECTION = re.compile(r"不属于|非民政|其他部门")
 
 
@@ -61,7 +63,9 @@ class Answer:
         """Plain text with sources, as the console and ``ask`` print it."""
         parts = [self.text]
         if self.cited:
-            lines = [messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详") for s in self.cited]
+            lines = [
+                messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详") for s in self.cited
+            ]
             parts.append(f"{messages.SOURCES_HEADING}：" + "；".join(lines))
         parts += list(self.notes)
         return "\n".join(p for p in parts if p)
@@ -138,7 +142,9 @@ class Assistant:
                 raise StoreUnavailableError(str(exc)) from exc
             if pointer is None:
                 raise IndexMissingError(
-                    messages.NO_INDEX.format(knowledge=self.settings.knowledge_dir, data=self.settings.data_dir)
+                    messages.NO_INDEX.format(
+                        knowledge=self.settings.knowledge_dir, data=self.settings.data_dir
+                    )
                 )
             if self._index is not None and self._index.pointer == pointer:
                 return False
@@ -173,7 +179,9 @@ class Assistant:
         try:
             index = self.index()
             query = self.prepare(screened.text, index)
-            context = [self.prepare(h, index) for h in history[-self.settings.retrieval.max_history :] if h.strip()]
+            context = [
+                self.prepare(h, index) for h in history[-self.settings.retrieval.max_history :] if h.strip()
+            ]
             search_query = query
             if context and self._is_follow_up(query, index):
                 search_query = f"{context[-1]} {query}"
@@ -215,26 +223,36 @@ class Assistant:
         if not retrieval.passages:
             return Answer(question, messages.DONT_KNOW.format(**contact), False, "dont_know")
         top = retrieval.passages[0]
-        if _REDIRECT_SECTION.search(str(top.meta.get("heading", ""))) and retrieval.coverage >= cfg.min_keyword_coverage:
-            hint = extract(index, retrieval, query, 120).text.replace("\n", " ").lstrip("· ")
-            text_ = messages.OTHER_DEPARTMENT.format(hint=f"可咨询：{hint}。" if hint else "", **contact)
-            return Answer(question, text_, False, "other_department", self._sources(retrieval.docs[:1], top))
-        if retrieval.best_dense < cfg.min_dense_similarity or retrieval.coverage < cfg.min_keyword_coverage:
-            logger.info(
-                "refused: dense=%.3f coverage=%.2f", retrieval.best_dense, retrieval.coverage
-            )
-            return Answer(question, messages.DONT_KNOW.format(**contact), False, "dont_know")
+        # What was found is still listed (not cited): the ranking is useful to staff and to evaluation.
+        related = self._sources(retrieval.docs[:5], top, cited=set())
         context_words = [w for c in context for w in text.words(c)] if search_query != query else []
         found = extract(index, retrieval, query, self.settings.answer.max_chars, context_words)
-        if not found.text:
-            return Answer(question, messages.DONT_KNOW.format(**contact), False, "dont_know")
+        if found.passages and self._redirects(found, retrieval):
+            hint = found.text.split("\n")[0].lstrip("· ")
+            reply = messages.OTHER_DEPARTMENT.format(hint=f"{hint}。" if hint else "", **contact)
+            return Answer(question, reply, False, "other_department", related)
+        confidence = retrieval.confidence(cfg.confidence_weights, cfg.confidence_bias)
+        if confidence < cfg.min_confidence or not found.text:
+            logger.info("refused: confidence %.2f < %.2f", confidence, cfg.min_confidence)
+            return Answer(question, messages.DONT_KNOW.format(**contact), False, "dont_know", related)
         cited_paths = list(dict.fromkeys(p.path for p in found.passages))
         docs = {d.path: d for d in retrieval.docs}
         ordered = [docs[p] for p in cited_paths if p in docs]
         ordered += [d for d in retrieval.docs if d.path not in cited_paths]
-        sources = self._sources(ordered[:5], found.passages[0], cited=set(cited_paths[: self.settings.answer.max_sources]))
+        sources = self._sources(
+            ordered[:5], found.passages[0], cited=set(cited_paths[: self.settings.answer.max_sources])
+        )
         notes = (messages.SAMPLE_NOTICE,) if any(s.sample for s in sources if s.cited) else ()
         return Answer(question, found.text, True, "answer", sources, notes=notes)
+
+    def _redirects(self, found: Any, retrieval: Retrieval) -> bool:
+        """The knowledge itself says this is another department's business."""
+        best = found.passages[0]
+        in_redirect_section = bool(_REDIRECT_SECTION.search(str(best.meta.get("heading", ""))))
+        says_so = "不属于民政" in found.text
+        return (
+            in_redirect_section or says_so
+        ) and retrieval.coverage >= self.settings.retrieval.min_keyword_coverage
 
     @staticmethod
     def _sources(docs: Sequence[DocHit], best: Any, cited: set[str] | None = None) -> tuple[Source, ...]:

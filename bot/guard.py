@@ -69,7 +69,9 @@ def screen(raw: str) -> Screened:
     return Screened("ok", cleaned, truncated)
 
 
-_QUESTION_CUE = re.compile(r"[？?]|吗|怎么|什么|哪|多少|几|是否|能不能|可不可以|要不要|有没有|[开去办领]不[开去办领]|如何")
+_QUESTION_CUE = re.compile(
+    r"[？?]|吗|怎么|什么|哪|多少|几|是否|能不能|可不可以|要不要|有没有|[开去办领]不[开去办领]|如何"
+)
 
 
 def _gist(text: str) -> str:

@@ -66,10 +66,18 @@ class Retrieval:
     passages: list[Passage]
     docs: list[DocHit]
     coverage: float  # idf-weighted share of the question's words found in the best passages
+    dense_top: float = 0.0  # cosine similarity of the nearest chunk
+    dense_margin: float = 0.0  # how far the nearest chunk stands above the 11th-30th nearest
+    sparse_top: float = 0.0  # best BM25 score
 
-    @property
-    def best_dense(self) -> float:
-        return max((p.dense for p in self.passages[:5]), default=0.0)
+    def features(self) -> tuple[float, float, float]:
+        """What the answer/refuse decision looks at (see RetrievalSettings.confidence_*)."""
+        return (100.0 * self.dense_margin, math.log1p(self.sparse_top), 100.0 * self.dense_top)
+
+    def confidence(self, weights: Sequence[float], bias: float) -> float:
+        """Calibrated probability that the knowledge folder answers the question (logistic model)."""
+        z = bias + sum(w * f for w, f in zip(weights, self.features(), strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
 class BM25:
@@ -136,13 +144,17 @@ class KnowledgeIndex:
         text.add_words(w for w in synonyms.canonical)
         self.bm25 = BM25([text.tokens(t) for t in texts])
         self.word_freq: Counter[str] = Counter()
+        self.corpus_words: Counter[str] = Counter()
         for t in texts:
             self.word_freq.update(text.cjk_bigrams(t))
-            self.word_freq.update(w for w in text.words(t) if len(w) >= 2)
+            self.corpus_words.update(w for w in text.words(t) if len(w) >= 2)
+        self.word_freq.update(self.corpus_words)
         self._homophones = self._build_homophones()
 
     @classmethod
-    def load(cls, settings: Settings, client: Any, pointer: store.Pointer, synonyms: text.Lexicon) -> KnowledgeIndex:
+    def load(
+        cls, settings: Settings, client: Any, pointer: store.Pointer, synonyms: text.Lexicon
+    ) -> KnowledgeIndex:
         collection = store.get_collection(client, pointer.active)
         ids, texts, metas = store.fetch_all(collection)
         logger.info("loaded index v%d: %d chunks from %s", pointer.version, len(ids), pointer.active)
@@ -151,10 +163,10 @@ class KnowledgeIndex:
     # --- typo correction ------------------------------------------------------------------------
 
     def _build_homophones(self) -> dict[str, str]:
-        """pinyin of a frequent two-character corpus word → that word."""
+        """pinyin of a frequent two-character corpus *word* (not any bigram) → that word."""
         best: dict[str, tuple[int, str]] = {}
-        for word, freq in self.word_freq.items():
-            if len(word) != 2 or freq < 2 or not text.is_cjk(word):
+        for word, freq in self.corpus_words.items():
+            if len(word) != 2 or freq < 3 or not text.is_cjk(word):
                 continue
             key = text.pinyin_key(word)
             if key not in best or freq > best[key][0]:
@@ -162,20 +174,28 @@ class KnowledgeIndex:
         return {k: w for k, (_, w) in best.items()}
 
     def correct(self, query: str) -> str:
-        """Replace two-character typos that sound like a corpus word and share a character with it."""
+        """Replace two-character typos that sound like a corpus word and share a character with it.
+
+        Candidates are two adjacent characters that the word segmenter (without guessing new
+        words) leaves as single characters, neither a function character: "底保" becomes "低保",
+        while "时候", "孩子" or the "波打" across "宁波打工" are never touched.
+        """
 
         def fix(run: re.Match[str]) -> str:
-            s = run.group(0)
-            out = list(s)
+            pieces = text.plain_segments(run.group(0))
+            out: list[str] = []
             i = 0
-            while i < len(s) - 1:
-                pair = s[i : i + 2]
-                if self.word_freq.get(pair, 0) == 0:
+            while i < len(pieces):
+                a = pieces[i]
+                b = pieces[i + 1] if i + 1 < len(pieces) else ""
+                pair = a + b
+                if len(a) == 1 and len(b) == 1 and not (set(pair) & text.FUNCTION_CHARS):
                     cand = self._homophones.get(text.pinyin_key(pair))
-                    if cand and cand != pair and (cand[0] == pair[0] or cand[1] == pair[1]):
-                        out[i : i + 2] = list(cand)
+                    if cand and cand != pair and (cand[0] == a or cand[1] == b):
+                        out.append(cand)
                         i += 2
                         continue
+                out.append(a)
                 i += 1
             return "".join(out)
 
@@ -230,7 +250,18 @@ def search(
         for r in order
     ]
     words = [w for w in dict.fromkeys(text.words(query)) if w]
-    return Retrieval(query, words, passages, group_by_document(passages), coverage(index, words, passages[:3]))
+    sims = sorted(dense_hits.values(), reverse=True)
+    tail = sims[10:] or sims[1:] or [0.0]
+    return Retrieval(
+        query,
+        words,
+        passages,
+        group_by_document(passages),
+        coverage(index, words, passages[:3]),
+        dense_top=sims[0] if sims else 0.0,
+        dense_margin=(sims[0] - sum(tail) / len(tail)) if sims else 0.0,
+        sparse_top=float(sparse_all.max()) if len(sparse_all) else 0.0,
+    )
 
 
 def coverage(index: KnowledgeIndex, words: Sequence[str], passages: Sequence[Passage]) -> float:

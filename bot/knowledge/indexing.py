@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.knowledge.loaders import SkipFile, knowledge_files, load_file
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.stores import ByteStore
@@ -38,6 +37,7 @@ from bot import messages, store
 from bot.config import Settings
 from bot.errors import IngestBusyError, UserError
 from bot.knowledge.chunking import chunk_document
+from bot.knowledge.loaders import SkipFile, knowledge_files, load_file
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI

@@ -1,0 +1,230 @@
+"""``python -m bot eval FILE``: document-level retrieval and answer quality on an evaluation set.
+
+Format (one JSON object a line): id, type (in_scope | out_of_scope | adversarial | followup),
+question, history, expected_docs, must_include (groups of alternatives). ``--compare``
+runs the same questions through BM25 only, dense only (what a plain LangChain + Chroma
+setup does) and the full pipeline, and prints them side by side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+from bot.core import Answer, Assistant
+from bot.errors import UserError
+
+_HTML = re.compile(r"<\s*/?\s*(script|img|iframe|svg|style|a)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    type: str
+    question: str
+    history: tuple[str, ...]
+    expected_docs: tuple[str, ...]
+    must_include: tuple[tuple[str, ...], ...]
+
+
+@dataclass
+class Outcome:
+    case: Case
+    answer: Answer
+    rank: int | None  # 1-based rank of the first expected document among the sources
+
+    @property
+    def should_answer(self) -> bool:
+        return bool(self.case.expected_docs)
+
+    @property
+    def facts_ok(self) -> bool:
+        text = self.answer.render()
+        return all(any(alt in text for alt in group) for group in self.case.must_include)
+
+    @property
+    def echoes_html(self) -> bool:
+        return bool(_HTML.search(self.answer.render()))
+
+
+@dataclass
+class Scores:
+    n: int = 0
+    hit1: float = 0.0
+    hit5: float = 0.0
+    mrr: float = 0.0
+    facts: float = 0.0
+    refused_out_of_scope: float = 0.0
+    false_refusals: float = 0.0
+    adversarial_ok: float = 0.0
+    median_chars: float = 0.0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def read_cases(paths: Sequence[Path]) -> list[Case]:
+    cases = []
+    for path in paths:
+        if not path.is_file():
+            raise UserError(f"评测文件不存在: {path}")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                cases.append(
+                    Case(
+                        id=str(d.get("id", f"{path.name}:{n}")),
+                        type=str(d.get("type", "in_scope")),
+                        question=str(d["question"]),
+                        history=tuple(d.get("history") or ()),
+                        expected_docs=tuple(d.get("expected_docs") or ()),
+                        must_include=tuple(tuple(g) for g in d.get("must_include") or ()),
+                    )
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise UserError(f"{path}:{n}: 无法解析评测题: {exc}") from None
+    return cases
+
+
+def evaluate(
+    cases: Sequence[Case], ask: Callable[[str, Sequence[str]], Answer]
+) -> tuple[Scores, list[Outcome]]:
+    outcomes = []
+    for case in cases:
+        answer = ask(case.question, case.history)
+        paths = [Path(s.path).name for s in answer.sources]
+        rank = next((i + 1 for i, p in enumerate(paths) if p in case.expected_docs), None)
+        outcomes.append(Outcome(case, answer, rank))
+    return score(outcomes), outcomes
+
+
+def score(outcomes: Sequence[Outcome]) -> Scores:
+    s = Scores(n=len(outcomes))
+    answerable = [o for o in outcomes if o.should_answer]
+    in_scope = [o for o in outcomes if o.case.type in ("in_scope", "followup")]
+    out_scope = [o for o in outcomes if o.case.type == "out_of_scope"]
+    adversarial = [o for o in outcomes if o.case.type == "adversarial"]
+    answered_in = [o for o in in_scope if o.answer.answered]
+    s.counts = {
+        "answerable": len(answerable),
+        "in_scope": len(in_scope),
+        "out_of_scope": len(out_scope),
+        "adversarial": len(adversarial),
+    }
+    s.hit1 = _share(answerable, lambda o: o.rank == 1)
+    s.hit5 = _share(answerable, lambda o: o.rank is not None and o.rank <= 5)
+    s.mrr = _mean([1.0 / o.rank if o.rank else 0.0 for o in answerable])
+    s.facts = _share(answered_in, lambda o: o.facts_ok)
+    s.refused_out_of_scope = _share(out_scope, lambda o: not o.answer.answered)
+    s.false_refusals = _share(in_scope, lambda o: not o.answer.answered)
+    s.adversarial_ok = _share(
+        adversarial,
+        lambda o: (
+            not o.echoes_html
+            and (o.answer.answered and o.rank is not None if o.should_answer else not o.answer.answered)
+        ),
+    )
+    lengths = [len(o.answer.render()) for o in outcomes if o.answer.answered]
+    s.median_chars = statistics.median(lengths) if lengths else 0.0
+    latencies = sorted(o.answer.latency_ms for o in outcomes)
+    if latencies:
+        s.p50_ms = statistics.median(latencies)
+        s.p95_ms = latencies[min(len(latencies) - 1, round(0.95 * (len(latencies) - 1)))]
+    return s
+
+
+def _share(items: Sequence[Outcome], pred: Callable[[Outcome], bool]) -> float:
+    return sum(1 for o in items if pred(o)) / len(items) if items else 0.0
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+ROWS = [
+    ("hit@1", "hit1", "{:.3f}"),
+    ("hit@5", "hit5", "{:.3f}"),
+    ("MRR", "mrr", "{:.3f}"),
+    ("must-include coverage (answered in-scope)", "facts", "{:.3f}"),
+    ("out-of-scope refused", "refused_out_of_scope", "{:.3f}"),
+    ("in-scope wrongly refused", "false_refusals", "{:.3f}"),
+    ("adversarial handled", "adversarial_ok", "{:.3f}"),
+    ("median answer length (chars)", "median_chars", "{:.0f}"),
+    ("latency p50 (ms)", "p50_ms", "{:.1f}"),
+    ("latency p95 (ms)", "p95_ms", "{:.1f}"),
+]
+
+
+def table(columns: dict[str, Scores]) -> str:
+    names = list(columns)
+    lines = ["| figure | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+    for label, attr, fmt in ROWS:
+        lines.append(
+            f"| {label} | " + " | ".join(fmt.format(getattr(columns[n], attr)) for n in names) + " |"
+        )
+    return "\n".join(lines)
+
+
+def run_eval(
+    settings: Settings, files: Sequence[Path], *, as_json: bool, compare: bool, failures: bool
+) -> int:
+    cases = read_cases(files)
+    assistant = Assistant(settings)
+    assistant.warm_up()
+    variants: dict[str, Assistant] = {"full pipeline": assistant}
+    if compare:
+        variants = {
+            "BM25 only": _variant(settings, dense_weight=0.0, sparse_weight=1.0),
+            "dense only": _variant(settings, dense_weight=1.0, sparse_weight=0.0),
+            **variants,
+        }
+    results: dict[str, Scores] = {}
+    details: dict[str, list[Outcome]] = {}
+    for name, variant in variants.items():
+        variant.warm_up()
+        results[name], details[name] = evaluate(cases, variant.ask)
+    if as_json:
+        out: dict[str, Any] = {name: dataclasses.asdict(s) for name, s in results.items()}
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+    else:
+        print(f"{len(cases)} questions from {', '.join(str(f) for f in files)}")
+        print(table(results))
+    if failures:
+        _print_failures(details["full pipeline"])
+    return 0
+
+
+def _variant(settings: Settings, **retrieval: float) -> Assistant:
+    changed = dataclasses.replace(settings, retrieval=dataclasses.replace(settings.retrieval, **retrieval))
+    return Assistant(changed)
+
+
+def _print_failures(outcomes: Sequence[Outcome]) -> None:
+    for o in outcomes:
+        c = o.case
+        problems = []
+        if o.should_answer and o.rank != 1:
+            problems.append(f"rank={o.rank}")
+        if c.type in ("in_scope", "followup") and not o.answer.answered:
+            problems.append("refused")
+        if c.type in ("in_scope", "followup") and o.answer.answered and not o.facts_ok:
+            problems.append("facts")
+        if not o.should_answer and o.answer.answered:
+            problems.append("answered out-of-scope")
+        if problems:
+            got = [s.path for s in o.answer.sources][:3]
+            print(f"\n[{c.id}] {' '.join(problems)}  {c.question[:60]}", file=sys.stderr)
+            print(
+                f"  expected {list(c.expected_docs)} got {got}; must {list(c.must_include)}", file=sys.stderr
+            )
+            print("  " + o.answer.text.replace("\n", " / ")[:240], file=sys.stderr)
