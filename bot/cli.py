@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | ask | eval | ingest | web``.
+"""Command line: ``python -m bot run | chat | ask | eval | ingest``.
 
 Logging is configured here, once. Errors a user can cause print one line and exit 1.
 """
@@ -13,8 +13,12 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.core import Assistant
 from bot.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -53,9 +57,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     ing.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     ing.add_argument("--quiet", action="store_true", help="no progress bars")
-    web = sub.add_parser("web", parents=[common], help="serve the web chat page and JSON API")
-    web.add_argument("--host", help="listen address (default from config)")
-    web.add_argument("--port", type=int, help="listen port (default from config)")
     return parser
 
 
@@ -88,10 +89,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return chat(_assistant(settings))
     if args.command == "run":
         return _run(args, settings)
-    if args.command == "web":
-        from bot.channels.web import serve
-
-        return serve(_assistant(settings), host=args.host, port=args.port)
     raise AssertionError(args.command)
 
 
@@ -103,7 +100,7 @@ def _ingest(settings: Settings, *, rebuild: bool = False, dry_run: bool = False,
     return 0 if report.usable else 1
 
 
-def _assistant(settings: Settings) -> object:
+def _assistant(settings: Settings) -> Assistant:
     from bot.core import Assistant
 
     assistant = Assistant(settings)
@@ -153,10 +150,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if os.environ.get("TELEGRAM_BOT_TOKEN"):
         from bot.channels.telegram import run_bot
 
-        return run_bot(assistant, settings)  # type: ignore[arg-type]
+        return int(run_bot(assistant, settings))
     from bot.channels.console import chat
 
-    return chat(assistant)  # type: ignore[arg-type]
+    return chat(assistant)
 
 
 def _configure_logging(verbose: bool) -> None:

@@ -171,7 +171,7 @@ def load_settings(
         if not path.is_file():
             raise UserError(f"配置文件不存在: {path}")
         raw = _read_toml(path)
-    settings = _build(Settings, raw, "")
+    settings: Settings = _build(Settings, raw, "")
     base = path.resolve().parent
     knowledge_dir = knowledge if knowledge is not None else _under(base, settings.knowledge.dir)
     data_dir = data if data is not None else _under(base, settings.data.dir)

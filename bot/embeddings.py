@@ -122,7 +122,7 @@ def _load_st(path: str, device: str) -> Any:
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     try:
         return SentenceTransformer(path, device=device)

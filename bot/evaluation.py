@@ -204,8 +204,9 @@ def run_eval(
     return 0
 
 
-def _variant(settings: Settings, **retrieval: float) -> Assistant:
-    changed = dataclasses.replace(settings, retrieval=dataclasses.replace(settings.retrieval, **retrieval))
+def _variant(settings: Settings, *, dense_weight: float, sparse_weight: float) -> Assistant:
+    weights = dataclasses.replace(settings.retrieval, dense_weight=dense_weight, sparse_weight=sparse_weight)
+    changed = dataclasses.replace(settings, retrieval=weights)
     return Assistant(changed)
 
 

@@ -207,7 +207,7 @@ class KnowledgeIndex:
         k = min(k, len(self.ids))
         if k == 0:
             return {}
-        got = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"])  # type: ignore[list-item]
+        got = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"])  # type: ignore[list-item, arg-type]
         out: dict[int, float] = {}
         for cid, dist in zip(got["ids"][0], (got["distances"] or [[]])[0], strict=False):
             row = self.row_of.get(cid)
