@@ -9,12 +9,13 @@ The best unit and its strongest neighbours make the answer, in document order.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot import text
-from bot.knowledge.chunking import table_rows
+from bot.knowledge.chunking import HEADING_SEP, table_rows
 from bot.retrieval import KnowledgeIndex, Passage, Retrieval
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
@@ -36,6 +37,10 @@ _ASKS_PHONE = re.compile(r"电话|热线|号码|联系方式|phone")
 _ASKS_LIST = re.compile(
     r"哪些|哪几|什么材料|带什么|要什么|准备什么|什么条件|条件|包括|包含|有什么|材料|手续|流程|步骤"
 )
+_ASKS_WHEN = re.compile(r"什么时候|何时|哪天|几时|多久|多长时间|哪一天|几号|从什么时候|开始")
+_WHEN = re.compile(
+    r"次月|当月|之日|日内|天内|工作日|个月|小时|当场|当天|之前|以前|以后|起|前|期满|届满|\d+[日天月年号]"
+)
 _ASKS_YESNO = re.compile(
     r"能不能|可不可以|可以吗|能吗|是不是|要不要|用不用|需不需要|会不会|行不行|有没有|吗[？?]?$"
 )
@@ -49,6 +54,9 @@ class Unit:
     group: int  # units of one list or one table share a group id
     kind: str  # "sentence" | "item" | "row" | "faq"
     match: str = ""  # text matched against the question, when more than ``text`` (an FAQ's question)
+    section: str = ""  # the heading the unit stands under ("" for a document's introduction)
+    title: str = ""  # the document's title: its words name the topic, not the answer
+    question: str = ""  # for an FAQ answer, the question it was written for
 
     @property
     def haystack(self) -> str:
@@ -62,7 +70,18 @@ class Extract:
 
 
 def units_of(passage: Passage, index: int) -> list[Unit]:
-    """Cut one passage body into answerable units."""
+    """Cut one passage body into answerable units, each knowing the section it stands under."""
+    heading = str(passage.meta.get("heading", ""))
+    section = heading.split(HEADING_SEP)[-1] if HEADING_SEP in heading else ""
+    title = str(passage.meta.get("title", ""))
+    question = str(passage.meta.get("question", ""))
+    return [
+        dataclasses.replace(u, section=section, title=title, question=question)
+        for u in _units(passage, index)
+    ]
+
+
+def _units(passage: Passage, index: int) -> list[Unit]:
     out: list[Unit] = []
     group = 0
     body = passage.body
@@ -102,8 +121,18 @@ def _sentences(paragraph: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(paragraph) if s.strip()]
 
 
-def _score(unit: Unit, weights: dict[str, float], question: str) -> float:
-    score = sum(w for term, w in weights.items() if term in unit.haystack)
+def _score(unit: Unit, weights: dict[str, float], question: str, faq_match: float) -> float:
+    haystack = unit.haystack
+    # Words of the document title are what the whole document is about; the others pick the sentence.
+    score = sum(w * (0.7 if term in unit.title else 1.0) for term, w in weights.items() if term in haystack)
+    # A section heading ("二、办公时间", "六、救助方式") says what its sentences are about.
+    score += 0.7 * sum(w for term, w in weights.items() if term in unit.section and term not in haystack)
+    if unit.kind == "faq":
+        score *= 0.6 + 0.8 * faq_match  # an FAQ answers only the question it was written for
+    elif not unit.section:
+        score *= 0.85  # a document's introduction is background, rarely the answer
+    if _ASKS_WHEN.search(question) and _WHEN.search(unit.text):
+        score *= 1.25
     if _ASKS_NUMBER.search(question) and _DIGIT.search(unit.text):
         score *= 1.3
     if _ASKS_PHONE.search(question) and _PHONE.search(unit.text):
@@ -141,9 +170,13 @@ def extract(
     units = [u for i, p in enumerate(passages) for u in units_of(p, i)]
     if not units:
         return Extract("", ())
-    prior = [1.0 / (1.0 + 0.35 * i) for i in range(len(passages))]
+    prior = [1.0 / (1.0 + 0.6 * i) for i in range(len(passages))]
+    asked = set(text.cjk_bigrams(retrieval.query))
     scored = sorted(
-        ((_score(u, weights, question) * prior[u.passage], k) for k, u in enumerate(units)),
+        (
+            (_score(u, weights, question, _dice(asked, u.question)) * prior[u.passage], k)
+            for k, u in enumerate(units)
+        ),
         key=lambda t: -t[0],
     )
     best_score, best_k = scored[0]
@@ -152,6 +185,11 @@ def extract(
     wants_list = bool(_ASKS_LIST.search(question))
     if best.kind in ("item", "row") and wants_list:
         chosen |= {k for k, u in enumerate(units) if u.passage == best.passage and u.group == best.group}
+    if best.text.endswith(("：", ":")) and best_k + 1 < len(units):
+        # A lead-in ("同时符合下面两个条件：") is nothing without the list or table it introduces.
+        nxt = units[best_k + 1]
+        if nxt.passage == best.passage and nxt.kind in ("item", "row"):
+            chosen |= {k for k, u in enumerate(units) if u.passage == nxt.passage and u.group == nxt.group}
     for score, k in scored[1:]:
         if score < 0.55 * best_score:
             break
@@ -164,6 +202,14 @@ def extract(
     )
     used = tuple(dict.fromkeys(passages[u.passage] for u in picked))
     return Extract(_render(picked), used)
+
+
+def _dice(asked: set[str], text_: str) -> float:
+    """Bigram Dice overlap between the question and an FAQ's question+answer (0 when not an FAQ)."""
+    if not text_ or not asked:
+        return 0.0
+    other = set(text.cjk_bigrams(text_))
+    return 2 * len(asked & other) / (len(asked) + len(other)) if other else 0.0
 
 
 def _candidates(retrieval: Retrieval) -> list[Passage]:
