@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         "--compare", action="store_true", help="BM25-only, dense-only and full pipeline side by side"
     )
     ev.add_argument("--failures", action="store_true", help="list the questions that missed")
+    ev.add_argument(
+        "--calibrate", action="store_true", help="fit the answer/refuse model, print config lines"
+    )
     ing = sub.add_parser("ingest", parents=[common], help="embed the knowledge folder into the index")
     ing.add_argument(
         "--rebuild", action="store_true", help="drop the index and the vector cache, embed everything"
@@ -82,7 +85,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "eval":
         from bot.evaluation import run_eval
 
-        return run_eval(settings, args.file, as_json=args.json, compare=args.compare, failures=args.failures)
+        return run_eval(
+            settings,
+            args.file,
+            as_json=args.json,
+            compare=args.compare,
+            failures=args.failures,
+            calibrate_only=args.calibrate,
+        )
     if args.command == "chat":
         from bot.channels.console import chat
 

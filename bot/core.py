@@ -178,13 +178,7 @@ class Assistant:
             return Answer(question, fixed[screened.kind].format(**contact), False, screened.kind)
         try:
             index = self.index()
-            query = self.prepare(screened.text, index)
-            context = [
-                self.prepare(h, index) for h in history[-self.settings.retrieval.max_history :] if h.strip()
-            ]
-            search_query = query
-            if context and self._is_follow_up(query, index):
-                search_query = f"{context[-1]} {query}"
+            query, search_query, context = self._queries(screened.text, history, index)
             vector = self.embedder.embed_query(search_query)
             retrieval = search(index, search_query, vector, self.settings)
         except StoreUnavailableError:
@@ -196,6 +190,28 @@ class Assistant:
                 answer.question, messages.TOO_LONG + "\n" + answer.text, True, answer.kind, answer.sources
             )
         return answer
+
+    def retrieve(self, question: str, history: Sequence[str] = ()) -> Retrieval | None:
+        """Retrieval alone, as ``ask`` does it (None for messages the guard answers itself)."""
+        screened = guard.screen(question)
+        if screened.kind != "ok":
+            return None
+        index = self.index()
+        _, search_query, _ = self._queries(screened.text, history, index)
+        return search(index, search_query, self.embedder.embed_query(search_query), self.settings)
+
+    def _queries(
+        self, question: str, history: Sequence[str], index: KnowledgeIndex
+    ) -> tuple[str, str, list[str]]:
+        """(normalised question, the text to search with, normalised earlier questions)."""
+        query = self.prepare(question, index)
+        context = [
+            self.prepare(h, index) for h in history[-self.settings.retrieval.max_history :] if h.strip()
+        ]
+        search_query = query
+        if context and self._is_follow_up(query, index):
+            search_query = f"{context[-1]} {query}"
+        return query, search_query, context
 
     def prepare(self, raw: str, index: KnowledgeIndex) -> str:
         """Normalise a question the way the documents are written."""

@@ -175,12 +175,61 @@ def table(columns: dict[str, Scores]) -> str:
     return "\n".join(lines)
 
 
+def calibrate(assistant: Assistant, cases: Sequence[Case], max_false_refusals: float = 0.05) -> str:
+    """Fit the answer/refuse model on the evaluation set; return the config lines to paste.
+
+    Answerable questions are positives, out-of-scope ones negatives; the threshold is the highest
+    that keeps false refusals (estimated leave-one-out) at or under ``max_false_refusals``.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import LeaveOneOut, cross_val_predict
+
+    rows, labels = [], []
+    for case in cases:
+        if case.type not in ("in_scope", "followup", "out_of_scope"):
+            continue
+        retrieval = assistant.retrieve(case.question, case.history)
+        if retrieval is None:
+            continue
+        rows.append(retrieval.features())
+        labels.append(1 if case.expected_docs else 0)
+    if len(set(labels)) < 2:
+        raise UserError("校准需要同时包含可回答的问题和 out_of_scope 问题")
+    x, y = np.array(rows), np.array(labels)
+    model = LogisticRegression(C=1.0, max_iter=5000)
+    p = cross_val_predict(model, x, y, cv=LeaveOneOut(), method="predict_proba")[:, 1]
+    best = (0.5, 0.0)
+    for t in np.arange(0.05, 0.95, 0.01):
+        false_refusals = float(((p < t) & (y == 1)).sum() / max(1, (y == 1).sum()))
+        refused = float(((p < t) & (y == 0)).sum() / max(1, (y == 0).sum()))
+        if false_refusals <= max_false_refusals and refused > best[1]:
+            best = (float(t), refused)
+    model.fit(x, y)
+    weights = ", ".join(f"{w:.3f}" for w in model.coef_[0])
+    return (
+        f"# {len(y)} questions; leave-one-out: {best[1]:.0%} of out-of-scope refused at "
+        f"<= {max_false_refusals:.0%} false refusals\n"
+        f"[retrieval]\nconfidence_weights = [{weights}]\nconfidence_bias = {model.intercept_[0]:.3f}\n"
+        f"min_confidence = {best[0]:.2f}"
+    )
+
+
 def run_eval(
-    settings: Settings, files: Sequence[Path], *, as_json: bool, compare: bool, failures: bool
+    settings: Settings,
+    files: Sequence[Path],
+    *,
+    as_json: bool,
+    compare: bool,
+    failures: bool,
+    calibrate_only: bool = False,
 ) -> int:
     cases = read_cases(files)
     assistant = Assistant(settings)
     assistant.warm_up()
+    if calibrate_only:
+        print(calibrate(assistant, cases))
+        return 0
     variants: dict[str, Assistant] = {"full pipeline": assistant}
     if compare:
         variants = {
