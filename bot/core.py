@@ -102,7 +102,7 @@ class Assistant:
         self._embedder: Any = None
         paths = [text.BUILTIN_SYNONYMS, settings.knowledge_dir / settings.knowledge.synonyms_file]
         self.synonyms = text.read_lexicon(paths)
-        self.dialect = text.read_lexicon([text.CANTONESE])
+        self.dialect = text.read_lexicon([text.CANTONESE, text.ENGLISH])
 
     # --- lifecycle ------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 BUILTIN_SYNONYMS = Path(__file__).resolve().parent / "data" / "synonyms.txt"
 CANTONESE = Path(__file__).resolve().parent / "data" / "cantonese.txt"
+ENGLISH = Path(__file__).resolve().parent / "data" / "english.txt"
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 CJK_RUN = _CJK
@@ -179,7 +180,9 @@ def _compiled(pairs: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], dict
 
 
 def read_lexicon(paths: Iterable[Path]) -> Lexicon:
-    """Read dictionaries: one group a line, canonical term first, variants after it (space separated).
+    """Read dictionaries: one group a line, canonical term first, variants after it.
+
+    Words are separated by spaces, or by "|" when a line has one (for phrases with spaces).
 
     Lines starting with '#' are comments. The term "_" deletes its variants. Canonical terms map
     to themselves, so a variant inside a longer canonical term ("饭堂" in "长者饭堂") is left alone.
@@ -193,7 +196,8 @@ def read_lexicon(paths: Iterable[Path]) -> Lexicon:
             line = raw.split("#", 1)[0].strip()
             if not line:
                 continue
-            words = [to_simplified(to_halfwidth(w)) for w in line.split()]
+            parts = line.split("|") if "|" in line else line.split()
+            words = [to_simplified(to_halfwidth(w.strip())).lower() for w in parts if w.strip()]
             if len(words) < 2:
                 logger.warning("%s:%d: a group needs a term and at least one variant", path, line_no)
                 continue
