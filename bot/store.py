@@ -138,6 +138,21 @@ def get_collection(client: ClientAPI, name: str) -> Collection:
     return client.get_or_create_collection(name, embedding_function=None, configuration=HNSW)  # type: ignore[arg-type]
 
 
+MODEL_KEY = "embedding_model"
+
+
+def side_model(client: ClientAPI, name: str) -> str | None:
+    """The embedding model a side was last written with (None when unknown or absent)."""
+    from chromadb.errors import NotFoundError
+
+    try:
+        meta = client.get_collection(name, embedding_function=None).metadata or {}
+    except (NotFoundError, ValueError):
+        return None
+    value = meta.get(MODEL_KEY)
+    return str(value) if value else None
+
+
 def drop_collection(client: ClientAPI, name: str) -> None:
     from chromadb.errors import NotFoundError
 

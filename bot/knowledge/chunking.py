@@ -175,10 +175,6 @@ def _pack(blocks: list[Block], settings: ChunkingSettings) -> Iterator[tuple[tup
         for piece in _split_block(block, settings.max_chars):
             same_section = pending is not None and pending.heading == piece.heading
             if not same_section or pending is None or pending.size + len(piece.text) > settings.max_chars:
-                # A short tail (a note after a table) may still join the previous chunk.
-                if same_section and pending is not None and len(piece.text) < settings.min_chars:
-                    pending.blocks.append(piece)
-                    continue
                 yield from flush()
                 pending = _Pending(piece.heading)
             pending.blocks.append(piece)

@@ -53,6 +53,7 @@ class FileResult:
     sha256: str
     chunks: list[Document] = field(default_factory=list)
     skipped: str = ""  # reason, when the file could not be ingested
+    warnings: list[str] = field(default_factory=list)  # ingested, but staff should look
 
 
 @dataclass
@@ -62,6 +63,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, what to check)
     kept_previous: list[str] = field(default_factory=list)  # skipped files still served from the last index
     chunks: int = 0
     embedded: int = 0
@@ -74,6 +76,7 @@ class IngestReport:
             f"  跳过 {path}: {reason}" + ("（继续使用上一版内容）" if path in self.kept_previous else "")
             for path, reason in self.skipped
         ]
+        lines += [f"  注意 {path}: {warning}" for path, warning in self.warnings]
         lines.append(
             messages.INGEST_SUMMARY.format(
                 added=len(self.added),
@@ -218,9 +221,12 @@ def read_folder(settings: Settings, progress: bool = True) -> list[FileResult]:
             continue
         result = FileResult(rel, hashlib.sha256(data).hexdigest())
         try:
-            result.chunks = chunk_document(load_file(path, root), settings.chunking)
+            doc = load_file(path, root)
+            result.chunks = chunk_document(doc, settings.chunking)
             if not result.chunks:
                 result.skipped = messages.SKIP_NO_CHUNKS
+            elif "standards" in doc.metadata:
+                result.warnings = _attach_standards(doc, result.chunks)
         except SkipFile as exc:
             result.skipped = exc.reason
         except Exception as exc:  # a loader bug must not stop the whole ingest
@@ -228,6 +234,21 @@ def read_folder(settings: Settings, progress: bool = True) -> list[FileResult]:
             result.skipped = messages.SKIP_UNREADABLE.format(detail=type(exc).__name__)
         results.append(result)
     return results
+
+
+def _attach_standards(doc: Document, chunks: list[Document]) -> list[str]:
+    """Validate a ``standards`` block and carry it (as JSON) on the document's first chunk.
+
+    A malformed block makes the whole file a skip, so the previous, valid version keeps serving.
+    """
+    from bot.standards import StandardsError, cross_check, parse
+
+    try:
+        standards = parse(doc.metadata["standards"])
+    except StandardsError as exc:
+        raise SkipFile(messages.SKIP_BAD_STANDARDS.format(detail=exc)) from None
+    chunks[0].metadata["standards"] = standards.to_json()
+    return cross_check(standards, doc.page_content)
 
 
 def _progress(items: Sequence[Any], desc: str, unit: str, enabled: bool) -> Any:
@@ -240,6 +261,7 @@ def compare(results: list[FileResult], previous: dict[str, tuple[str, int]], rep
     seen = set()
     for r in results:
         seen.add(r.path)
+        report.warnings += [(r.path, w) for w in r.warnings]
         if r.skipped:
             report.skipped.append((r.path, r.skipped))
         elif r.path not in previous:
@@ -309,13 +331,14 @@ def _write(
     record_manager = SQLRecordManager(f"{sid}/{target}", db_url=f"sqlite:///{settings.data_dir / STATE_DB}")
     record_manager.create_schema()
 
-    if rebuild or (pointer is not None and pointer.model != mid):
-        # A new model means new vector dimensions: both sides start over.
-        logger.info(
-            "rebuilding both sides (rebuild=%s, model %s -> %s)", rebuild, pointer and pointer.model, mid
-        )
-        for side in store.SIDES:
-            _reset_side(client, record_manager, store.side_name(settings, side))
+    built_with = store.side_model(client, target)
+    stale_model = built_with is not None and built_with != mid
+    unknown_model = built_with is None and pointer is not None and pointer.model != mid
+    if rebuild or stale_model or unknown_model:
+        # Only the side being written starts over: the served side keeps answering until the flip,
+        # and a new model (new vector dimensions) reaches the other side on the ingest after.
+        logger.info("resetting %s (rebuild=%s, model %s -> %s)", target, rebuild, built_with, mid)
+        _reset_side(client, record_manager, target)
         if rebuild:
             with conn:
                 conn.execute("DELETE FROM embedding_cache")
@@ -353,7 +376,9 @@ def _write(
         key_encoder="sha256",
     )
     bar.close()
-    count = store.get_collection(client, target).count()
+    written = store.get_collection(client, target)
+    written.modify(metadata={store.MODEL_KEY: mid})
+    count = written.count()
     unique = len({_doc_key(d) for d in docs})
     if count != unique:
         raise UserError(
