@@ -19,6 +19,7 @@ import numpy as np
 
 from bot import store, text
 from bot.config import Settings
+from bot.standards import Standards
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -150,6 +151,23 @@ class KnowledgeIndex:
             self.corpus_words.update(w for w in text.words(t) if len(w) >= 2)
         self.word_freq.update(self.corpus_words)
         self._homophones = self._build_homophones()
+        self.standards = self._find_standards()
+
+    def _find_standards(self) -> Standards | None:
+        """The published standards block, if a document of this version carries one."""
+        for meta in self.metas:
+            raw = meta.get("standards")
+            if isinstance(raw, str) and raw:
+                try:
+                    return Standards.from_json(
+                        raw,
+                        str(meta.get("path", "")),
+                        str(meta.get("title", "")),
+                        str(meta.get("issued", "")),
+                    )
+                except ValueError:
+                    logger.exception("standards in %s are unreadable", meta.get("path"))
+        return None
 
     @classmethod
     def load(

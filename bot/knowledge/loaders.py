@@ -70,6 +70,7 @@ class _Parsed:
     issued: str = ""
     source: str = ""
     sample: bool = False
+    standards: Any = None  # the front matter's ``standards`` block, validated by bot.standards at ingest
 
 
 # --- the folder ------------------------------------------------------------------------------
@@ -119,6 +120,8 @@ def load_file(path: Path, root: Path) -> Document:
         "sample": parsed.sample,
         "format": fmt,
     }
+    if parsed.standards is not None:
+        metadata["standards"] = parsed.standards
     return Document(page_content=text, metadata=metadata)
 
 
@@ -263,6 +266,7 @@ def _read_text(data: bytes, *, plain: bool) -> _Parsed:
         issued=_as_date(meta.get("issued")),
         source=_as_text(meta.get("source")),
         sample=_as_bool(meta.get("sample")),
+        standards=meta.get("standards"),
     )
 
 

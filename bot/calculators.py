@@ -1,0 +1,225 @@
+"""Eligibility arithmetic from the bureau's published standards, and reading it out of free text.
+
+Every figure comes from :class:`bot.standards.Standards` (the front matter of the standards
+document); every result says it is a preliminary estimate, names that document and its date,
+and says what the calculator cannot judge (assets, other conditions).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot import messages
+from bot.standards import Standards
+
+AREAS = {"urban": "城镇", "rural": "农村"}
+MEAL_STATUSES = ("特困", "低保边缘", "低保", "计划生育特殊家庭")
+
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+_NUMBER = r"(\d+(?:\.\d+)?\s*[万千kK]?|[零〇一二两俩三四五六七八九十百千万]+)"
+_HOUSEHOLD = re.compile(
+    r"(?:一家|全家|家里|家庭|屋企)?\s*" + _NUMBER + r"\s*(?:口人|口之家|口|个人|人)(?!民|均|员|数)"
+)
+_INCOME = re.compile(
+    r"(?:收入|挣|赚|工资|进账|入息|总共|合计|加起来|加埋|一共)[^\d零〇一二两俩三四五六七八九十百千万]{0,8}"
+    + _NUMBER
+    + r"\s*(?:元|块|蚊|圆)?"
+)
+_INCOME_AFTER = re.compile(_NUMBER + r"\s*(?:元|块|蚊)(?:钱)?(?:的)?(?:收入|工资)")
+_AGE = re.compile(
+    _NUMBER + r"\s*(?:周岁|岁)|(?:今年|年纪|年龄|已经)\s*" + _NUMBER + r"(?![\d万千元块个口人])"
+)
+_RURAL = re.compile(r"农村|乡下|乡村|村里|村上|村民|农民|种田|耕田|镇上的村")
+_URBAN = re.compile(r"城镇|城里|城市|市区|城区|县城|街道|居委|社区")
+
+
+@dataclass(frozen=True)
+class Result:
+    text: str
+    figures: dict[str, float]
+
+
+def cn_number(token: str) -> float | None:
+    """'2000' '2千' '1.5万' '两千五' '四' '十二' → a number (None when it is not one)."""
+    token = token.strip()
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([万千kK]?)", token)
+    if m:
+        factor = {"万": 10000, "千": 1000, "k": 1000, "K": 1000, "": 1}[m.group(2)]
+        return float(m.group(1)) * factor
+    if not token or any(ch not in _CN_DIGITS and ch not in _CN_UNITS for ch in token):
+        return None
+    total, section, digit = 0, 0, None
+    last_unit = 1
+    for ch in token:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        else:
+            unit = _CN_UNITS[ch]
+            if unit == 10000:
+                total += (section + (digit or 0)) * unit
+                section, digit = 0, None
+            else:
+                section += (digit if digit is not None else 1) * unit
+                digit = None
+            last_unit = unit
+    if digit is not None:
+        # '两千五' means 2500: a trailing digit is one unit below the last one.
+        section += digit * (last_unit // 10 if last_unit >= 100 and token[-2] in _CN_UNITS else 1)
+    return float(total + section)
+
+
+@dataclass(frozen=True)
+class Household:
+    size: int
+    income: float  # monthly, the whole household
+    area: str | None  # "urban" | "rural" | None when the message does not say
+
+
+def read_household(text: str) -> Household | None:
+    """Household size, monthly income and area from a message such as '农村4口人每月总收入2000元'."""
+    size_m = _HOUSEHOLD.search(text)
+    income_m = _INCOME.search(text) or _INCOME_AFTER.search(text)
+    if not size_m or not income_m:
+        return None
+    size = cn_number(size_m.group(1))
+    income = cn_number(income_m.group(1))
+    if size is None or income is None or not 1 <= size <= 20 or income < 0:
+        return None
+    if re.search(r"年收入|一年|每年|全年", text) and not re.search(r"每月|一个月|月收入|每个月", text):
+        income /= 12
+    area = "rural" if _RURAL.search(text) else "urban" if _URBAN.search(text) else None
+    return Household(int(size), income, area)
+
+
+def dibao(household: Household, std: Standards) -> Result:
+    """低保: per-capita income against the standard; likely eligible / 低保边缘 / not; the estimated amount."""
+    areas = [household.area] if household.area else ["urban", "rural"]
+    per_capita = household.income / household.size
+    lines = [
+        messages.CALC_HOUSEHOLD.format(
+            size=household.size, income=_yuan(household.income), per_capita=_yuan(per_capita)
+        )
+    ]
+    figures: dict[str, float] = {"per_capita": per_capita}
+    for area in areas:
+        line = std[f"dibao.{area}"]
+        edge = std[f"dibao_edge.{area}"]
+        name = AREAS[area]
+        if per_capita < line:
+            amount = (line - per_capita) * household.size
+            figures[f"amount_{area}"] = amount
+            lines.append(
+                messages.CALC_DIBAO_BELOW.format(
+                    area=name,
+                    line=_yuan(line),
+                    per_capita=_yuan(per_capita),
+                    size=household.size,
+                    amount=_yuan(amount),
+                )
+            )
+        elif per_capita < edge:
+            lines.append(messages.CALC_DIBAO_EDGE.format(area=name, line=_yuan(line), edge=_yuan(edge)))
+        else:
+            lines.append(messages.CALC_DIBAO_ABOVE.format(area=name, edge=_yuan(edge)))
+    if household.area is None:
+        lines.append(messages.CALC_AREA_UNKNOWN)
+    lines.append(messages.CALC_DIBAO_CAVEAT)
+    lines.append(messages.CALC_SOURCE.format(title=std.title, issued=std.issued))
+    return Result("\n".join(lines), figures)
+
+
+@dataclass(frozen=True)
+class Diner:
+    age: int
+    statuses: frozenset[str]  # of MEAL_STATUSES
+    local: bool = True  # 本市户籍
+
+
+def read_diner(text: str) -> Diner | None:
+    """Age and status for the meal subsidy from a message such as '我妈72岁，是低保户，吃饭补多少'."""
+    age_m = _AGE.search(text)
+    age = cn_number(age_m.group(1) or age_m.group(2)) if age_m else None
+    if age is None or not 0 < age < 130:
+        return None
+    statuses = {s for s in MEAL_STATUSES if s in text}
+    if "低保边缘" in statuses:
+        statuses.discard("低保")
+    if re.search(r"失独|独生子女(?:死亡|去世|伤残)", text):
+        statuses.add("计划生育特殊家庭")
+    if re.search(r"(?:不是|唔系|不属于|没有)(?:低保|特困)", text):
+        statuses -= {"低保", "特困"}
+    local = not re.search(r"外地户籍|外地户口|户口不在|非本市|外省", text)
+    return Diner(int(age), frozenset(statuses), local)
+
+
+def meal_subsidy(diner: Diner, std: Standards) -> Result:
+    """老年助餐: which class (A/B/C), the subsidy and what the resident pays per meal."""
+    min_age = std.get("meal", "min_age")
+    senior_age = std.get("meal", "senior_age")
+    price = std.get("meal", "price")
+    if min_age is None or senior_age is None:
+        return Result(messages.CALC_MEAL_NO_RULES, {})
+    lines: list[str] = []
+    if not diner.local:
+        lines.append(messages.CALC_MEAL_NOT_LOCAL)
+    elif diner.age < min_age:
+        lines.append(messages.CALC_MEAL_TOO_YOUNG.format(min_age=f"{min_age:g}"))
+    else:
+        if diner.statuses:
+            cls, why = "A", "、".join(sorted(diner.statuses))
+        elif diner.age >= senior_age:
+            cls, why = "B", f"{senior_age:g}周岁及以上"
+        else:
+            cls, why = "C", f"{min_age:g}至{senior_age - 1:g}周岁"
+        subsidy = std[f"meal_subsidy.{cls}"]
+        lines.append(messages.CALC_MEAL_CLASS.format(cls=cls, why=why, subsidy=_yuan(subsidy)))
+        if price is not None:
+            lines.append(
+                messages.CALC_MEAL_PRICE.format(price=_yuan(price), pay=_yuan(max(0.0, price - subsidy)))
+            )
+        lines.append(messages.CALC_MEAL_CAVEAT)
+        lines.append(messages.CALC_SOURCE.format(title=std.title, issued=std.issued))
+        return Result("\n".join(lines), {"subsidy": subsidy})
+    lines.append(messages.CALC_SOURCE.format(title=std.title, issued=std.issued))
+    return Result("\n".join(lines), {})
+
+
+def _yuan(value: float) -> str:
+    return f"{value:.0f}" if abs(value - round(value)) < 0.005 else f"{value:.2f}"
+
+
+_ASKS_DIBAO = re.compile(r"低保")
+_ASKS_MEAL = re.compile(
+    r"(?:助餐|长者饭堂|饭堂|吃饭|用餐).{0,20}(?:补贴|补多少|多少钱|几钱|哪一类|哪类|几类|优惠)|补贴.{0,10}(?:助餐|饭堂)"
+)
+
+
+def answer_free_text(question: str, std: Standards | None) -> Result | None:
+    """A calculator's answer when the (normalised) question gives what it needs, else None."""
+    if std is None:
+        return None
+    if _ASKS_DIBAO.search(question) and "低保标准" not in question:
+        household = read_household(question)
+        if household is not None:
+            return dibao(household, std)
+    if _ASKS_MEAL.search(question):
+        diner = read_diner(question)
+        if diner is not None:
+            return meal_subsidy(diner, std)
+    return None
