@@ -164,14 +164,14 @@ def extract(
 ) -> Extract:
     """Pick the units that answer ``question`` from the best passages."""
     passages = _candidates(retrieval)
-    weights = term_weights(index, retrieval.words, question)
+    weights = term_weights(index, [w for w in dict.fromkeys(text.words(question)) if w], question)
     for w in context_words:  # words carried over from earlier questions in a follow-up
         weights.setdefault(w, 0.3 * index.bm25.idf_of(w))
     units = [u for i, p in enumerate(passages) for u in units_of(p, i)]
     if not units:
         return Extract("", ())
     prior = [1.0 / (1.0 + 0.6 * i) for i in range(len(passages))]
-    asked = set(text.cjk_bigrams(retrieval.query))
+    asked = set(text.cjk_bigrams(question))
     scored = sorted(
         (
             (_score(u, weights, question, _dice(asked, u.question)) * prior[u.passage], k)

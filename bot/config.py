@@ -106,6 +106,12 @@ class TelegramSettings:
     webhook_port: int = 8443
     # Name of the environment variable holding the webhook secret token.
     webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
+    # Long-polling timeout of getUpdates; shutdown never waits for it.
+    poll_timeout_seconds: float = 10.0
+    # How far back /unanswered looks.
+    unanswered_days: int = 30
+    # Earlier questions older than this are no follow-up context any more.
+    history_max_age_minutes: int = 60
 
 
 @dataclass(frozen=True)

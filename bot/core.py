@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import guard, messages, store, text
+from bot import calculators, guard, messages, store, text
 from bot.answer import extract
 from bot.config import Settings
 from bot.errors import IndexMissingError, StoreUnavailableError
@@ -28,6 +28,7 @@ RELOAD_CHECK_SECONDS = 2.0
 _FOLLOW_UP_START = re.compile(
     r"^(那|那么|那如果|如果|要是|还有|还要|另外|这个|这种|它|他|她|咁|噉|再|然后|所以|是不是也|也)"
 )
+_ANAPHORA = re.compile(r"这个|那个|这种|那种|这些|那些|它|上面说|刚才|还能|也能|也要|也可以|同样")
 _REDIRECT_SECTION = re.compile(r"不属于|非民政|其他部门")
 
 
@@ -62,10 +63,9 @@ class Answer:
     def render(self) -> str:
         """Plain text with sources, as the console and ``ask`` print it."""
         parts = [self.text]
-        if self.cited:
-            lines = [
-                messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详") for s in self.cited
-            ]
+        named = [s for s in self.cited if f"《{s.title}》" not in self.text]  # not already named in the text
+        if named:
+            lines = [messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详") for s in named]
             parts.append(f"{messages.SOURCES_HEADING}：" + "；".join(lines))
         parts += list(self.notes)
         return "\n".join(p for p in parts if p)
@@ -181,6 +181,9 @@ class Assistant:
             query, search_query, context = self._queries(screened.text, history, index)
             vector = self.embedder.embed_query(search_query)
             retrieval = search(index, search_query, vector, self.settings)
+            calculated = calculators.answer_free_text(query, index.standards)
+            if calculated is not None and index.standards is not None:
+                return self._calculated(question, calculated.text, index.standards, retrieval)
         except StoreUnavailableError:
             logger.exception("knowledge store unavailable")
             return Answer(question, messages.STORE_DOWN.format(**contact), False, "store_down")
@@ -219,11 +222,17 @@ class Assistant:
         return self.synonyms.apply(index.correct(self.synonyms.apply(normal)))
 
     def _is_follow_up(self, query: str, index: KnowledgeIndex) -> bool:
-        """Short questions, questions opening with 那/如果…, or ones naming no topic of their own."""
-        if _FOLLOW_UP_START.match(query) or len(query) <= 12:
+        """Questions opening with 那/如果… or pointing back (这个, 还能…), or without a subject of their own.
+
+        A topic is a rare word of the knowledge folder, or a word it does not have at all
+        ("火星移民补贴" asks about something new, not about the previous question).
+        """
+        if _FOLLOW_UP_START.match(query) or _ANAPHORA.search(query):
             return True
-        topical = [w for w in text.words(query) if index.bm25.idf_of(w) >= 3.0]
-        return not topical
+        words = text.words(query)
+        if len(query) <= 12 and all(w in index.bm25.vocab for w in words):
+            return True  # short and in the folder's own words, but no subject ("需要带哪些材料？")
+        return not any(index.bm25.idf_of(w) >= 3.0 for w in words)
 
     def _compose(
         self,
@@ -261,6 +270,20 @@ class Assistant:
         notes = (messages.SAMPLE_NOTICE,) if any(s.sample for s in sources if s.cited) else ()
         return Answer(question, found.text, True, "answer", sources, notes=notes)
 
+    def _calculated(self, question: str, text_: str, std: Any, retrieval: Retrieval) -> Answer:
+        """A calculator's answer, citing the standards document; the guides retrieval found come after it."""
+        source = Source(
+            path=std.path, title=std.title, issued=std.issued, score=1.0, sample=self._is_sample(std.path)
+        )
+        related = [d for d in retrieval.docs if d.path != std.path][:4]
+        best = retrieval.passages[0] if retrieval.passages else None
+        sources = (source, *self._sources(related, best, cited=set()))
+        notes = (messages.SAMPLE_NOTICE,) if source.sample else ()
+        return Answer(question, text_, True, "calculator", sources, notes=notes)
+
+    def _is_sample(self, path: str) -> bool:
+        return any(bool(m.get("sample")) for m in self.index().metas if m.get("path") == path)
+
     def _redirects(self, found: Any, retrieval: Retrieval) -> bool:
         """The knowledge itself says this is another department's business."""
         best = found.passages[0]
@@ -279,7 +302,7 @@ class Assistant:
                 issued=d.issued,
                 score=d.score,
                 sample=d.sample,
-                heading=str(best.meta.get("heading", "")) if d.path == best.path else "",
+                heading=str(best.meta.get("heading", "")) if best is not None and d.path == best.path else "",
                 cited=cited is None or d.path in cited,
             )
             for d in docs

@@ -62,6 +62,7 @@ SKIP_NO_TEXT_PDF = "PDF 没有文字层（可能是扫描件），请提供可�
 SKIP_CORRUPT_DOCX = "DOCX 文件损坏或无法解析"
 SKIP_CORRUPT_XLSX = "XLSX 文件损坏或无法解析"
 SKIP_BAD_FRONT_MATTER = "文件头部的 YAML 信息格式错误: {detail}"
+SKIP_BAD_STANDARDS = "standards 数据有误，计算器不会使用这一版: {detail}"
 SKIP_NO_CHUNKS = "没有可用的正文内容"
 SKIP_UNREADABLE = "无法读取文件: {detail}"
 
@@ -75,3 +76,194 @@ INGEST_SUMMARY = (
 INGEST_DRY_RUN = "（试运行，未写入索引）"
 INGEST_SKIPPED_LINE = "  跳过 {path}: {reason}"
 NO_INDEX = "还没有索引: 请先运行 `python ingest.py --knowledge {knowledge} --data {data}`。"
+
+# --- Telegram ------------------------------------------------------------------------------
+# Plain text: the Telegram channel escapes these before adding its own HTML.
+
+TG_WELCOME = (
+    "您好！我是汕尾市民政问答助手 🤝\n"
+    "我根据汕尾市民政局公开的办事指南回答老年助餐、婚姻登记、社会救助等问题，每条回答都注明来源。\n"
+    "请点下面的话题看常见问题，或者直接输入您的问题。"
+)
+TG_TOPIC_LABELS = {
+    "elderly": "老年助餐",
+    "marriage": "婚姻登记",
+    "assistance": "社会救助",
+    "contact": "联系我们",
+}
+TG_TOPIC_HEADER = "「{topic}」常见问题，点一下就能看到答案："
+TG_TOPIC_EMPTY = "「{topic}」暂时没有整理好的常见问题，请直接输入您的问题。"
+TG_TOPIC_STALE = "知识库已更新，问题列表也更新了，请重新选择。"
+TG_BACK = "« 返回话题"
+TG_HELP = (
+    "怎么用：直接输入您想咨询的民政问题，例如“结婚登记要带什么材料？”“低保怎么申请？”。\n"
+    "接着问也可以，例如先问“低保怎么申请？”，再问“那要带什么材料？”。\n"
+    "在群里使用时，请 @我 或回复我的消息。\n\n"
+    "/start 常见问题话题\n"
+    "/contact 人工咨询渠道\n"
+    "/about 我知道哪些内容\n"
+    "/new 开始新话题\n\n"
+    "我的回答摘自民政局公开文件，仅供参考，办理前请以窗口或 {hotline} 热线答复为准。"
+)
+TG_CONTACT = (
+    "需要人工帮助，可以通过这些渠道：\n"
+    "· {hotline} 政务服务便民热线（24小时，会转到对应部门）\n"
+    "· 汕尾市民政局业务咨询电话 {bureau_phone}（{office_hours}）\n"
+    "· 线上办理：“粤省事”微信小程序、广东政务服务网（www.gdzwfw.gov.cn）\n"
+    "· 社会救助、养老服务：户籍所在镇（街道）办事窗口\n"
+    "紧急情况请拨打 110（报警）或 120（急救）。"
+)
+TG_ABOUT = (
+    "我的回答来自 {documents} 份民政文件（{chunks} 个知识片段），涵盖：{categories}。\n"
+    "知识库第 {version} 版，最近更新于 {ingested_at}。\n"
+    "我只根据这些文件作答并注明来源；没有把握的问题，会请您咨询 {hotline} 热线。"
+)
+TG_CATEGORY_NAMES = {
+    "elderly": "养老服务",
+    "marriage": "婚姻登记",
+    "assistance": "社会救助",
+    "welfare": "社会福利",
+    "organizations": "社会组织",
+    "affairs": "殡葬与地名",
+    "faq": "常见问题",
+    "contact": "办事渠道",
+    "meeting": "工作动态",
+    "other": "其他",
+}
+TG_NEW_TOPIC = "好的，我们重新开始。请问有什么可以帮您？"
+TG_COMMANDS = {
+    "start": "常见问题话题",
+    "help": "使用说明",
+    "contact": "人工咨询渠道",
+    "about": "我知道哪些内容",
+    "new": "开始新话题",
+}
+TG_BUTTON_UP = "👍"
+TG_BUTTON_DOWN = "👎"
+TG_BUTTON_SOURCE = "查看原文"
+TG_BUTTON_HUMAN = "转人工"
+TG_FEEDBACK_THANKS = "谢谢您的反馈！"
+TG_FEEDBACK_SORRY = "谢谢反馈，我们会改进。需要人工帮助可以点“转人工”。"
+TG_FEEDBACK_DUPLICATE = "您已经评价过这条回答了。"
+TG_FEEDBACK_UNKNOWN = "这条回答已过期，无法评价。"
+TG_SOURCE_NONE = "这条回答没有可查看的原文。"
+TG_SOURCE_GONE = "这条回答的原文已不在当前知识库中（知识库可能已更新），请重新提问。"
+TG_SOURCE_HEADING = "原文摘录"
+TG_TOO_LONG_UNANSWERED = "您的消息较长，请用一两句话说明最想问的问题，我再帮您查找。"
+TG_RATE_LIMITED = "您的提问有点快，请稍等一分钟再问 🙏 急事请拨打 {hotline} 热线。"
+TG_ADMIN_ONLY = "这个命令仅限民政局工作人员使用。"
+TG_STATS = (
+    "使用统计\n"
+    "提问：{total} 次（近 7 天 {week} 次）\n"
+    "已回答：{answered} 次，占 {share}\n"
+    "反馈：👍 {up} / 👎 {down}\n"
+    "转人工：{handoffs} 次\n"
+    "知识库：第 {version} 版，{documents} 份文件，更新于 {ingested_at}"
+)
+TG_UNANSWERED_HEADER = "近 {days} 天未能回答的问题（按次数排序）："
+TG_UNANSWERED_LINE = "{count} 次｜{question}（最近 {last}）"
+TG_UNANSWERED_NONE = "近 {days} 天没有未能回答的问题。"
+TG_RELOAD_NEW = "已加载新的知识库：第 {version} 版，{documents} 份文件，导入于 {ingested_at}。"
+TG_RELOAD_SAME = "知识库没有变化，当前为第 {version} 版（导入于 {ingested_at}）。"
+TG_RELOAD_FAILED = "重新加载失败：{error}"
+TG_BAD_TOKEN = "Telegram 拒绝了 TELEGRAM_BOT_TOKEN（无效或已被撤销），请检查后重试。"
+TG_NETWORK_DOWN = "无法连接 Telegram Bot API（{url}）：{error}"
+
+# --- calculators --------------------------------------------------------------------------------
+
+CALC_HOUSEHOLD = "按您说的：家庭 {size} 口人，每月总收入 {income} 元，人均 {per_capita} 元/月。"
+CALC_DIBAO_BELOW = (
+    "· {area}低保标准 {line} 元/人·月：人均 {per_capita} 元低于标准，收入条件初步符合；"
+    "估算每月低保金约（{line} − {per_capita}）× {size} = {amount} 元。"
+)
+CALC_DIBAO_EDGE = (
+    "· {area}：人均收入不低于低保标准 {line} 元，但低于低保边缘认定线 {edge} 元，"
+    "可能符合低保边缘家庭（不发低保金，可享受医疗、教育、住房等专项救助）。"
+)
+CALC_DIBAO_ABOVE = (
+    "· {area}：人均收入不低于低保边缘认定线 {edge} 元，按收入看不符合低保；遇到突发困难可申请临时救助。"
+)
+CALC_AREA_UNKNOWN = "（您没说是城镇还是农村，两种都算了；以户籍所在地为准。）"
+CALC_DIBAO_CAVEAT = (
+    "这只是按公布标准的初步估算：还要看家庭财产（存款、房产、车辆等）是否符合规定，"
+    "以镇（街道）入户调查和审核确认为准。申请：向户籍所在地乡镇人民政府（街道办事处）提出，"
+    "带上家庭成员身份证或户口簿、家庭经济状况核对授权书、收入情况说明等材料，也可通过“粤省事”在线申请。"
+)
+CALC_SOURCE = "依据：《{title}》（{issued}）。"
+CALC_MEAL_CLASS = "· 属于助餐补贴 {cls} 类（{why}），每餐补贴 {subsidy} 元。"
+CALC_MEAL_PRICE = "· 以标准午餐 {price} 元计，个人每餐支付约 {pay} 元。"
+CALC_MEAL_CAVEAT = (
+    "这是按公布标准的初步判断，以村（社区）登记审核为准。办理：老人或家属带身份证（或社会保障卡）"
+    "到户籍所在村（社区）居委会登记；每人每天享受 1 餐补贴。"
+)
+CALC_MEAL_NOT_LOCAL = "非本市户籍的老年人可以到长者饭堂按普惠价就餐，但不享受财政助餐补贴。"
+CALC_MEAL_TOO_YOUNG = "助餐补贴面向年满 {min_age} 周岁的本市户籍老年人，还未到年龄的可按普惠价就餐。"
+CALC_MEAL_NO_RULES = "助餐补贴的年龄线还没有在标准文件中公布，无法测算，请咨询村（社区）或拨打 12345。"
+
+# --- web page and API ------------------------------------------------------------------------------
+# Plain text: the page sets these with textContent, the API returns them in JSON.
+
+WEB_TITLE = "汕尾民政问答助手"
+WEB_SUBTITLE = "老年助餐、婚姻登记、社会救助等问题，回答注明来源。"
+WEB_WELCOME = (
+    "您好！我是汕尾市民政问答助手。我根据汕尾市民政局公开的办事指南回答问题，每条回答都注明来源。\n"
+    "请点上面的话题，或者在下面输入您的问题。"
+)
+WEB_DISCLAIMER = "回答摘自民政局公开文件，仅供参考，办理前请以窗口或 {hotline} 热线答复为准。"
+WEB_TOPICS_LABEL = "常见话题"
+# (label, the question the chip asks)
+WEB_TOPICS = (
+    ("老年助餐", "老年助餐怎么申请？"),
+    ("婚姻登记", "结婚登记要带什么材料？"),
+    ("社会救助", "低保怎么申请？"),
+    ("联系我们", "民政局的联系电话是多少"),
+)
+WEB_INPUT_LABEL = "您的问题"
+WEB_INPUT_PLACEHOLDER = "请输入问题，例如：结婚登记要带什么材料？"
+WEB_SEND = "发送"
+WEB_NEW_TOPIC = "新话题"
+WEB_NEW_TOPIC_DONE = "好的，我们重新开始。请问有什么可以帮您？"
+WEB_ELDER_ON = "大字模式"
+WEB_ELDER_OFF = "标准模式"
+WEB_YOU = "您"
+WEB_BOT = "助手"
+WEB_THINKING = "正在查找，请稍候…"
+WEB_SOURCES = "来源"
+WEB_DATE_UNKNOWN = "日期不详"
+WEB_VOTE_UP = "有帮助"
+WEB_VOTE_DOWN = "没帮助"
+WEB_FEEDBACK_THANKS = "谢谢您的反馈！"
+WEB_FEEDBACK_SORRY = "谢谢反馈，我们会改进。需要人工帮助请拨打 {hotline} 热线或 {bureau_phone}。"
+WEB_FEEDBACK_DUPLICATE = "您已经评价过这条回答了。"
+WEB_FEEDBACK_UNKNOWN = "这条回答已过期，无法评价。"
+WEB_NETWORK_ERROR = "网络连接出了问题，请检查网络后再试；急事请拨打 {hotline} 热线。"
+WEB_NOSCRIPT = "本页面需要启用 JavaScript。也可以直接拨打 {hotline} 热线或 {bureau_phone} 咨询。"
+
+WEB_WIZARD_TITLE = "低保资格自测"
+WEB_WIZARD_INTRO = "填写家庭情况，按公布的标准初步估算是否符合低保条件（仅供参考，以审核为准）。"
+WEB_WIZARD_AREA = "户籍所在地"
+WEB_WIZARD_AREA_URBAN = "城镇"
+WEB_WIZARD_AREA_RURAL = "农村"
+WEB_WIZARD_SIZE = "家庭人口（人）"
+WEB_WIZARD_INCOME = "家庭每月总收入（元）"
+WEB_WIZARD_SUBMIT = "开始测算"
+WEB_WIZARD_INVALID = "请填写家庭人口（1—20 人）和每月总收入（0 元或以上）。"
+# Filled in by the page and asked like any other question (the 低保 calculator answers it).
+WEB_WIZARD_QUESTION = "{area}{size}口人，每月总收入{income}元，能申请低保吗？"
+
+WEB_RATE_LIMITED = "您的提问有点快，请稍等一分钟再问 🙏 急事请拨打 {hotline} 热线。"
+WEB_TOO_LARGE = "您发送的内容太长了，请用一两句话说明最想问的问题。"
+WEB_BAD_JSON = "请求格式不对，无法读取。请刷新页面后重试。"
+WEB_BAD_REQUEST = "请求内容不完整或格式不对：{detail}"
+WEB_NOT_FOUND = "没有这个页面。请回到首页提问。"
+WEB_METHOD_NOT_ALLOWED = "不支持这种请求方式。"
+WEB_UNAVAILABLE = "知识库暂时不可用，请稍后再试；急事请拨打 {hotline} 热线或 {bureau_phone}。"
+WEB_SERVING = "网页版已启动: http://{host}:{port}/ （按 Ctrl+C 停止）"
+WEB_PORT_IN_USE = "无法在 {host}:{port} 上启动网页服务: {error}（端口可能已被占用，请换一个 --port）"
+# What a field of a bad request lacks ({field} is question, history, answer_id or vote).
+WEB_FIELD_ERRORS = {
+    "missing": "缺少 {field}",
+    "too_long": "{field} 太长",
+    "type": "{field} 的类型不对",
+    "value": "{field} 的取值不对",
+}
