@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint bench eval lock clean
 
@@ -17,16 +19,20 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)  ## ingest if needed, then Telegram (TELEGRAM_BOT_TOKEN set) or a console chat
 	$(PY) -m bot run
 
-test: $(STAMP)  ## lint, type-check and run every test
+test: $(STAMP) $(CHROMIUM)  ## lint, type-check and run every test (the web page in headless Chromium too)
 	$(PY) -m ruff check bot tests ingest.py
 	$(PY) -m mypy bot
 	$(PY) -m pytest -q
+
+# Debian's Chromium for the browser test of the web page (Playwright drives it; no browser download).
+$(CHROMIUM):
+	test -x $@ || ( $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium )
 
 eval: $(STAMP)  ## answer quality on the shared evaluation sets, three retrieval variants side by side
 	$(PY) -m bot eval ../shared/corpus/eval/dev.jsonl ../shared/corpus/eval/dev-hard.jsonl --compare
 
 lock:  ## refresh requirements.lock from the current .venv
-	$(PY) -m pip freeze | sed 's/^torch==2.13.0+cpu$$/torch==2.13.0/' > requirements.lock
+	{ head -3 requirements.lock; $(PY) -m pip freeze | sed "s/^torch==2.13.0+cpu$$/torch==2.13.0/"; } > requirements.lock.new && mv requirements.lock.new requirements.lock
 
 clean:
 	rm -rf $(VENV) data

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | ask | eval | ingest``.
+"""Command line: ``python -m bot run | chat | ask | eval | ingest | web``.
 
 Logging is configured here, once. Errors a user can cause print one line and exit 1.
 """
@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ing.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     ing.add_argument("--quiet", action="store_true", help="no progress bars")
+    web = sub.add_parser("web", parents=[common], help="serve the web page and JSON API (uvicorn)")
+    web.add_argument("--host", help="address to listen on (default: [web] host, 127.0.0.1)")
+    web.add_argument("--port", type=int, help="port to listen on (default: [web] port, 8080)")
     return parser
 
 
@@ -99,6 +102,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return chat(_assistant(settings))
     if args.command == "run":
         return _run(args, settings)
+    if args.command == "web":
+        from bot.channels.web import serve
+
+        return serve(_assistant(settings), settings, host=args.host, port=args.port)
     raise AssertionError(args.command)
 
 

@@ -267,3 +267,63 @@ WEB_FIELD_ERRORS = {
     "type": "{field} 的类型不对",
     "value": "{field} 的取值不对",
 }
+
+# --- eligibility wizards (资格自测) and nearby meal sites --------------------------------------------
+# Shared by Telegram (buttons) and the console (numbered choices); see bot/wizard.py and bot/meal_sites.py.
+
+WIZ_BUTTON = "📝 资格自测"
+WIZ_COMMAND_DESCRIPTION = "资格自测（低保、助餐补贴）"
+WIZ_ASK_KIND = "想测算哪一项？请选择："
+WIZ_KIND_DIBAO = "低保测算"
+WIZ_KIND_MEAL = "助餐补贴测算"
+WIZ_ASK_AREA = "户籍所在地是城镇还是农村？"
+WIZ_AREA_URBAN = "城镇"
+WIZ_AREA_RURAL = "农村"
+WIZ_ASK_SIZE = "家里一共几口人（共同生活的家庭成员）？请输入数字，例如 4。"
+WIZ_ASK_INCOME = "全家每月总收入大约多少元？请输入数字，例如 2000（没有收入请输入 0）。"
+WIZ_ASK_AGE = "老人今年多少周岁？请输入数字，例如 68。"
+WIZ_ASK_STATUS = "老人属于下面哪一类？"
+WIZ_STATUS_NONE = "都不是"
+WIZ_ASK_LOCAL = "老人是汕尾本市户籍吗？"
+WIZ_LOCAL_YES = "是，本市户籍"
+WIZ_LOCAL_NO = "不是，外地户籍"
+WIZ_CANCEL = "取消"
+WIZ_CANCELLED = "好的，已取消测算。想再算一次，请发送 /check；也可以直接输入您的问题。"
+WIZ_CANCEL_HINT = "（随时发送“取消”或 /cancel 可以退出测算）"
+WIZ_NOT_A_NUMBER = "抱歉，“{text}”我没有看懂成数字。"
+WIZ_NEGATIVE = "数字不能是负数。"
+WIZ_SIZE_RANGE = "家庭人口请填 1 到 20 之间的整数。"
+WIZ_SIZE_WHOLE = "家庭人口请填整数，例如 4。"
+WIZ_INCOME_RANGE = "这个收入数额似乎太大了，请填写全家每月的总收入（元）。"
+WIZ_AGE_RANGE = "年龄请填 1 到 120 之间的整数周岁。"
+WIZ_CHOOSE = "请点选下面的一项（或输入选项的文字）。"
+WIZ_NO_STANDARDS = "抱歉，标准文件暂时没有可用的数据，无法测算。请咨询户籍所在镇（街道）或拨打 12345。"
+WIZ_AGAIN = "想再算一次，请发送 /check。"
+WIZ_EXPIRED = "这次测算已经结束或过期了，请发送 /check 重新开始。"
+WIZ_NOT_ACTIVE = "现在没有进行中的测算。想测算低保或助餐补贴，请发送 /check。"
+WIZ_CONSOLE_CHOICE = "{n}. {label}"
+WIZ_CONSOLE_HINT = "（输入序号或文字；输入 /cancel 取消）"
+
+MS_BUTTON = "📍 附近长者饭堂"
+MS_COMMAND_DESCRIPTION = "附近长者饭堂"
+MS_ASK_LOCATION = (
+    "请点下面的“发送我的位置”按钮，我帮您找最近的三个长者饭堂；"
+    "也可以直接输入镇（街道）名称，例如“梅陇镇的长者饭堂在哪”。"
+)
+MS_SEND_LOCATION = "📍 发送我的位置"
+MS_NEAREST_HEADER = "离您最近的长者饭堂（按直线距离）："
+MS_PLACE_HEADER = "{place}附近的长者饭堂："
+MS_SITE = (
+    "{n}. {name}（{area}）{distance}\n"
+    "   地址：{address}\n"
+    "   供餐时段：{hours}；送餐上门：{delivery}\n"
+    "   电话：{phone}"
+)
+MS_DISTANCE = "约 {km} 公里"
+MS_FAR = "您的位置离汕尾市的长者饭堂都比较远（最近的约 {km} 公里），请确认位置是否正确。"
+MS_NOTE = "注：点位坐标为示例坐标，距离是直线距离，仅供参考；前往或订餐前请先电话确认。"
+MS_SOURCE = "依据：《{title}》（{issued}）。"
+MS_NONE = "抱歉，长者饭堂名录暂时没有可用的点位数据。请咨询所在村（社区）或拨打 12345。"
+MS_NEAR_USAGE = "用法：/near 纬度 经度，例如 /near 22.79 115.37"
+MS_BAD_LOCATION = "这个位置看起来不对（纬度应在 -90 到 90 之间，经度在 -180 到 180 之间）。"
+WIZ_PRIVATE_ONLY = "资格自测请私聊我使用（点我的头像，再点“发消息”）。"

@@ -1,0 +1,459 @@
+"""Web channel: a small FastAPI app around :class:`bot.core.Assistant`, run by uvicorn.
+
+* ``POST /api/ask`` ``{"question": str, "history": [str]}`` → one line of ``ask --jsonl``
+  (question, answer, answered, sources, latency_ms) plus ``answer_id`` (for feedback; null when
+  the message was not logged), ``text`` (the answer without its 来源 line) and ``cited`` (the
+  sources the answer was taken from), which the page shows as a list.
+* ``POST /api/feedback`` ``{"answer_id": str, "vote": "up" | "down"}``: one vote per answer and person.
+* ``GET /healthz``: whether the index is loaded, its document count and last ingest time.
+* ``GET /``: one page (``static/index.html``, ``app.js``, ``style.css``), no build step, nothing
+  fetched from other hosts.
+
+Safety: the page sets every piece of data with ``textContent``; every response carries a strict
+Content-Security-Policy (no inline script or style); questions are rate-limited per client, bodies
+are size-limited, and every error is JSON with a message a person can read. Clients are known only
+by a salted hash of their address (see :mod:`bot.state`); raw addresses are never stored or logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import html
+import json
+import logging
+import re
+import socket
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot import messages
+from bot.config import Settings
+from bot.core import Answer, Assistant, Source
+from bot.errors import UserError
+from bot.state import RateLimiter, State
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_QUESTION_CHARS = 2000  # the guard answers the first 600 characters and says so
+MAX_HISTORY_ITEMS = 10
+MAX_HISTORY_CHARS = 600
+MAX_CONCURRENT_ANSWERS = 4
+FEEDBACK_PER_ASK = 3  # feedback may come a little faster than questions
+UNLOGGED_KINDS = frozenset({"empty", "no_text"})
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+# --- request bodies ----------------------------------------------------------------------------------
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    question: str = Field(max_length=MAX_QUESTION_CHARS)
+    history: list[Annotated[str, Field(max_length=MAX_HISTORY_CHARS)]] = Field(
+        default_factory=list, max_length=MAX_HISTORY_ITEMS
+    )
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    answer_id: str = Field(min_length=1, max_length=64)
+    vote: Literal["up", "down"]
+
+
+# --- responses -------------------------------------------------------------------------------------
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """Every error the API returns: ``{"error": code, "message": "<a sentence a person can read>"}``."""
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def _field_error(errors: list[Any]) -> str:
+    """One readable reason for the first thing wrong with a request body."""
+    if not errors:
+        return messages.WEB_FIELD_ERRORS["value"].format(field="body")
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    field = ".".join(loc) or "body"
+    kind = str(first.get("type", ""))
+    if kind == "missing":
+        reason = "missing"
+    elif kind.endswith("too_long"):
+        reason = "too_long"
+    elif kind.endswith("_type") or kind == "model_attributes_type":
+        reason = "type"
+    else:
+        reason = "value"
+    return messages.WEB_FIELD_ERRORS[reason].format(field=field)
+
+
+def _cited_section(answer: Answer) -> Source | None:
+    """The source the answer's text came from (its first cited source)."""
+    return answer.cited[0] if answer.answered and answer.cited else None
+
+
+def answer_payload(answer: Answer, answer_id: str | None) -> dict[str, Any]:
+    """The ``ask --jsonl`` line plus what the page needs to show it."""
+    payload = answer.as_json()
+    payload["answer_id"] = answer_id
+    payload["text"] = "\n".join(p for p in (answer.text, *answer.notes) if p)
+    payload["cited"] = [
+        {"path": s.path, "title": s.title, "issued": s.issued}
+        for s in (answer.cited if answer.answered else ())
+    ]
+    return payload
+
+
+# --- middleware ------------------------------------------------------------------------------------
+
+
+class SecurityHeaders:
+    """Adds the CSP and the other security headers to every response (pure ASGI, no body buffering)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    h for h in message.get("headers", []) if h[0].lower() not in dict(SECURITY_HEADERS)
+                ]
+                headers.extend(SECURITY_HEADERS)
+                if scope.get("path", "").startswith("/api/") or scope.get("path") == "/healthz":
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """Reads a request body up to ``max_bytes`` before the app sees it; a larger one gets 413 JSON."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        whole = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": whole, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(413, "too_large", messages.WEB_TOO_LARGE, {"connection": "close"})
+        await response(scope, receive, send)
+
+
+# --- the page --------------------------------------------------------------------------------------
+
+
+def _ui_strings(settings: Settings) -> dict[str, str]:
+    """The strings app.js shows, filled in with the bureau's contact details."""
+    contact = {
+        "hotline": settings.contact.hotline,
+        "bureau_phone": settings.contact.bureau_phone,
+        "office_hours": settings.contact.office_hours,
+    }
+    names = (
+        "WEB_WELCOME", "WEB_YOU", "WEB_BOT", "WEB_THINKING", "WEB_SOURCES", "WEB_DATE_UNKNOWN",
+        "WEB_VOTE_UP", "WEB_VOTE_DOWN", "WEB_FEEDBACK_THANKS", "WEB_FEEDBACK_SORRY",
+        "WEB_FEEDBACK_DUPLICATE", "WEB_FEEDBACK_UNKNOWN", "WEB_NETWORK_ERROR", "WEB_ELDER_ON",
+        "WEB_ELDER_OFF", "WEB_NEW_TOPIC_DONE", "WEB_WIZARD_INVALID", "WEB_WIZARD_QUESTION",
+        "WEB_WIZARD_AREA_URBAN", "WEB_WIZARD_AREA_RURAL",
+    )  # fmt: skip
+    out: dict[str, str] = {}
+    for name in names:
+        value = str(getattr(messages, name))
+        if name != "WEB_WIZARD_QUESTION":  # filled in by the page
+            value = value.format(**contact)
+        out[name.removeprefix("WEB_").lower()] = value
+    return out
+
+
+def render_page(settings: Settings) -> str:
+    """index.html with every ``{{NAME}}`` replaced by the HTML-escaped string from bot.messages."""
+    template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    contact = {"hotline": settings.contact.hotline, "bureau_phone": settings.contact.bureau_phone}
+    chips = "\n".join(
+        f'      <button type="button" class="chip" data-question="{html.escape(q)}">{html.escape(label)}</button>'
+        for label, q in messages.WEB_TOPICS
+    )
+    # A data block, never executed; "<" is escaped so no string can close the element.
+    ui = json.dumps(_ui_strings(settings), ensure_ascii=False)
+    ui = ui.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name == "TOPIC_CHIPS":
+            return chips
+        if name == "UI_STRINGS":
+            return ui
+        value = getattr(messages, f"WEB_{name}")
+        return html.escape(str(value).format(**contact))
+
+    return re.sub(r"\{\{([A-Z_]+)\}\}", fill, template)
+
+
+# --- the app ---------------------------------------------------------------------------------------
+
+
+def create_app(
+    assistant: Assistant,
+    settings: Settings,
+    state: State,
+    *,
+    max_concurrent: int = MAX_CONCURRENT_ANSWERS,
+) -> FastAPI:
+    """The web app; nothing here starts a server or a thread."""
+    web = settings.web
+    contact = {
+        "hotline": settings.contact.hotline,
+        "bureau_phone": settings.contact.bureau_phone,
+        "office_hours": settings.contact.office_hours,
+    }
+    ask_limiter = RateLimiter(web.requests_per_minute)
+    feedback_limiter = RateLimiter(web.requests_per_minute * FEEDBACK_PER_ASK)
+    answering = asyncio.Semaphore(max(1, max_concurrent))
+    page = render_page(settings)
+
+    app = FastAPI(title=messages.WEB_TITLE, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    def client_hash(request: Request) -> str:
+        host = request.client.host if request.client else "unknown"
+        return state.user_hash(f"web:{host}")
+
+    def limited(verdict_retry: float) -> JSONResponse:
+        retry = max(1, round(verdict_retry))
+        return error_response(
+            429, "rate_limited", messages.WEB_RATE_LIMITED.format(**contact), {"retry-after": str(retry)}
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "bad_json", messages.WEB_BAD_JSON)
+        detail = _field_error(errors)
+        return error_response(422, "bad_request", messages.WEB_BAD_REQUEST.format(detail=detail))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(404, "not_found", messages.WEB_NOT_FOUND)
+        if exc.status_code == 405:
+            return error_response(405, "method_not_allowed", messages.WEB_METHOD_NOT_ALLOWED)
+        return error_response(exc.status_code, "error", messages.ERROR_APOLOGY.format(**contact))
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("web request failed: %s %s", request.method, request.url.path)
+        response = error_response(500, "internal", messages.ERROR_APOLOGY.format(**contact))
+        # This handler runs outside the header middleware: add them here.
+        for name, value in SECURITY_HEADERS:
+            response.headers[name.decode()] = value.decode()
+        return response
+
+    @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page, headers={"cache-control": "no-cache"})
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        try:
+            info = await asyncio.to_thread(assistant.info)
+        except Exception as exc:
+            logger.warning("healthz: index not available: %s", exc)
+            return JSONResponse(
+                {
+                    "status": "unavailable",
+                    "index_loaded": False,
+                    "documents": 0,
+                    "chunks": 0,
+                    "version": None,
+                    "ingested_at": None,
+                    "message": messages.WEB_UNAVAILABLE.format(**contact),
+                },
+                status_code=503,
+            )
+        return JSONResponse(
+            {
+                "status": "ok",
+                "index_loaded": True,
+                "documents": info.documents,
+                "chunks": info.chunks,
+                "version": info.version,
+                "ingested_at": info.ingested_at,
+            }
+        )
+
+    @app.post("/api/ask")
+    async def ask(body: AskRequest, request: Request) -> JSONResponse:
+        who = client_hash(request)
+        verdict = ask_limiter.check(who)
+        if not verdict.allowed:
+            logger.info("rate limited client=%s", who[:12])
+            return limited(verdict.retry_after)
+        try:
+            async with answering:
+                answer = await asyncio.to_thread(assistant.ask, body.question, list(body.history))
+        except UserError as exc:  # no index yet, or the store went away
+            logger.warning("ask failed: %s", exc)
+            return error_response(503, "unavailable", messages.WEB_UNAVAILABLE.format(**contact))
+        answer_id: str | None = None
+        if answer.kind not in UNLOGGED_KINDS:
+            section = _cited_section(answer)
+            answer_id = await asyncio.to_thread(
+                state.record_answer,
+                user=who,
+                chat_type="web",
+                question=body.question,
+                answered=answer.answered,
+                kind=answer.kind,
+                source_path=section.path if section else "",
+                source_heading=section.heading if section else "",
+                source_title=section.title if section else "",
+                latency_ms=answer.latency_ms,
+            )
+        logger.info(
+            "question client=%s kind=%s answered=%s latency=%.0fms",
+            who[:12],
+            answer.kind,
+            answer.answered,
+            answer.latency_ms,
+        )
+        return JSONResponse(answer_payload(answer, answer_id))
+
+    @app.post("/api/feedback")
+    async def feedback(body: FeedbackRequest, request: Request) -> JSONResponse:
+        who = client_hash(request)
+        verdict = feedback_limiter.check(who)
+        if not verdict.allowed:
+            return limited(verdict.retry_after)
+        result = await asyncio.to_thread(state.vote, body.answer_id, who, 1 if body.vote == "up" else -1)
+        if result == "unknown":
+            return error_response(404, "unknown_answer", messages.WEB_FEEDBACK_UNKNOWN)
+        if result == "duplicate":
+            text = messages.WEB_FEEDBACK_DUPLICATE
+        elif body.vote == "up":
+            text = messages.WEB_FEEDBACK_THANKS
+        else:
+            text = messages.WEB_FEEDBACK_SORRY.format(**contact)
+        return JSONResponse({"status": result, "message": text})
+
+    return app
+
+
+# --- running it ------------------------------------------------------------------------------------
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, or a UserError saying why not (port in use, bad address)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UserError(messages.WEB_PORT_IN_USE.format(host=host, port=port, error=exc.strerror)) from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        reason = "端口已被占用" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise UserError(messages.WEB_PORT_IN_USE.format(host=host, port=port, error=reason)) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(assistant: Assistant, settings: Settings, host: str | None = None, port: int | None = None) -> int:
+    """Serve the web app with uvicorn until Ctrl+C or SIGTERM."""
+    import uvicorn
+
+    host = host or settings.web.host
+    port = settings.web.port if port is None else port
+    sock = bind(host, port)
+    state = State(settings.data_dir, history_size=0)
+    try:
+        assistant.warm_up()  # load the model now, so the first resident does not wait for it
+        app = create_app(assistant, settings, state)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
+        server = uvicorn.Server(config)
+        actual = sock.getsockname()[1]
+        print(messages.WEB_SERVING.format(host=host, port=actual), file=sys.stderr, flush=True)
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        state.close()
+    return 0
