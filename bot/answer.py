@@ -191,7 +191,7 @@ def extract(
         if nxt.passage == best.passage and nxt.kind in ("item", "row"):
             chosen |= {k for k, u in enumerate(units) if u.passage == nxt.passage and u.group == nxt.group}
     for score, k in scored[1:]:
-        if score < 0.55 * best_score:
+        if score < 0.4 * best_score:
             break
         if units[k].passage == best.passage or score >= 0.8 * best_score:
             chosen.add(k)
