@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import calculators, guard, messages, store, text
+from bot import calculators, guard, meal_sites, messages, store, text
 from bot.answer import extract
 from bot.config import Settings
 from bot.errors import IndexMissingError, StoreUnavailableError
@@ -25,6 +25,7 @@ from bot.retrieval import DocHit, KnowledgeIndex, Retrieval, search
 logger = logging.getLogger(__name__)
 
 RELOAD_CHECK_SECONDS = 2.0
+LONG_QUESTION = 60  # characters; longer questions are embedded by their asking sentences
 _FOLLOW_UP_START = re.compile(
     r"^(那|那么|那如果|如果|要是|还有|还要|另外|这个|这种|它|他|她|咁|噉|再|然后|所以|是不是也|也)"
 )
@@ -65,7 +66,10 @@ class Answer:
         parts = [self.text]
         named = [s for s in self.cited if f"《{s.title}》" not in self.text]  # not already named in the text
         if named:
-            lines = [messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详") for s in named]
+            lines = [
+                messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详", path=s.path)
+                for s in named
+            ]
             parts.append(f"{messages.SOURCES_HEADING}：" + "；".join(lines))
         parts += list(self.notes)
         return "\n".join(p for p in parts if p)
@@ -128,6 +132,7 @@ class Assistant:
     def reload(self) -> bool:
         """Load the served index if it changed; True when a new version was loaded."""
         with self._lock:
+            reconnected = self._client is None
             try:
                 if self._client is None:
                     self._client = store.open_client(self.settings)
@@ -147,6 +152,9 @@ class Assistant:
                     )
                 )
             if self._index is not None and self._index.pointer == pointer:
+                if reconnected:
+                    # Reconnected after the store was lost: same version, so only rebind the collection.
+                    self._index.collection = store.get_collection(self._client, pointer.active)
                 return False
             self._index = KnowledgeIndex.load(self.settings, self._client, pointer, self.synonyms)
             return True
@@ -179,13 +187,22 @@ class Assistant:
         try:
             index = self.index()
             query, search_query, context = self._queries(screened.text, history, index)
-            vector = self.embedder.embed_query(search_query)
+            vector = self._vector(query, search_query)
             retrieval = search(index, search_query, vector, self.settings)
             calculated = calculators.answer_free_text(query, index.standards)
             if calculated is not None and index.standards is not None:
-                return self._calculated(question, calculated.text, index.standards, retrieval)
-        except StoreUnavailableError:
-            logger.exception("knowledge store unavailable")
+                return self._from_document(
+                    question, calculated.text, index.standards.path, "calculator", retrieval
+                )
+            sites = meal_sites.answer_text(query, index)
+            if sites is not None:
+                return self._from_document(question, sites, meal_sites.SITES_PATH, "meal_sites", retrieval)
+        except StoreUnavailableError as exc:
+            logger.error("knowledge store unavailable: %s", exc)
+            return Answer(question, messages.STORE_DOWN.format(**contact), False, "store_down")
+        except Exception as exc:
+            if not self._store_lost(exc):
+                raise
             return Answer(question, messages.STORE_DOWN.format(**contact), False, "store_down")
         answer = self._compose(question, query, search_query, retrieval, index, context)
         if screened.truncated and answer.answered:
@@ -194,14 +211,30 @@ class Assistant:
             )
         return answer
 
+    def _store_lost(self, exc: Exception) -> bool:
+        """True when ``exc`` means the Chroma server went away (a query on the cached index failed).
+
+        The client is dropped and the next question checks the store again at once, so the bot
+        answers normally as soon as the server is back.
+        """
+        import httpx
+
+        if not isinstance(exc, httpx.TransportError | ConnectionError):
+            return False
+        logger.error("knowledge store unavailable: %s: %s", type(exc).__name__, exc)
+        with self._lock:
+            self._client = None
+            self._checked = 0.0
+        return True
+
     def retrieve(self, question: str, history: Sequence[str] = ()) -> Retrieval | None:
         """Retrieval alone, as ``ask`` does it (None for messages the guard answers itself)."""
         screened = guard.screen(question)
         if screened.kind != "ok":
             return None
         index = self.index()
-        _, search_query, _ = self._queries(screened.text, history, index)
-        return search(index, search_query, self.embedder.embed_query(search_query), self.settings)
+        query, search_query, _ = self._queries(screened.text, history, index)
+        return search(index, search_query, self._vector(query, search_query), self.settings)
 
     def _queries(
         self, question: str, history: Sequence[str], index: KnowledgeIndex
@@ -215,6 +248,12 @@ class Assistant:
         if context and self._is_follow_up(query, index):
             search_query = f"{context[-1]} {query}"
         return query, search_query, context
+
+    def _vector(self, query: str, search_query: str) -> list[float]:
+        """The query embedding; a long story is embedded by the sentences that ask (keywords see it all)."""
+        if len(query) > LONG_QUESTION:
+            search_query = search_query.replace(query, guard.gist(query, LONG_QUESTION))
+        return list(self.embedder.embed_query(search_query))
 
     def prepare(self, raw: str, index: KnowledgeIndex) -> str:
         """Normalise a question the way the documents are written."""
@@ -270,19 +309,22 @@ class Assistant:
         notes = (messages.SAMPLE_NOTICE,) if any(s.sample for s in sources if s.cited) else ()
         return Answer(question, found.text, True, "answer", sources, notes=notes)
 
-    def _calculated(self, question: str, text_: str, std: Any, retrieval: Retrieval) -> Answer:
-        """A calculator's answer, citing the standards document; the guides retrieval found come after it."""
+    def _from_document(self, question: str, text_: str, path: str, kind: str, retrieval: Retrieval) -> Answer:
+        """An answer computed from one document (a calculator, the meal-site directory), citing it first;
+        the guides retrieval found follow, uncited."""
+        meta = next((m for m in self.index().metas if m.get("path") == path), {})
         source = Source(
-            path=std.path, title=std.title, issued=std.issued, score=1.0, sample=self._is_sample(std.path)
+            path=path,
+            title=str(meta.get("title", path)),
+            issued=str(meta.get("issued", "")),
+            score=1.0,
+            sample=bool(meta.get("sample", False)),
         )
-        related = [d for d in retrieval.docs if d.path != std.path][:4]
+        related = [d for d in retrieval.docs if d.path != path][:4]
         best = retrieval.passages[0] if retrieval.passages else None
         sources = (source, *self._sources(related, best, cited=set()))
-        notes = (messages.SAMPLE_NOTICE,) if source.sample else ()
-        return Answer(question, text_, True, "calculator", sources, notes=notes)
-
-    def _is_sample(self, path: str) -> bool:
-        return any(bool(m.get("sample")) for m in self.index().metas if m.get("path") == path)
+        notes = (messages.SAMPLE_NOTICE,) if source.sample and messages.SAMPLE_NOTICE not in text_ else ()
+        return Answer(question, text_, True, kind, sources, notes=notes)
 
     def _redirects(self, found: Any, retrieval: Retrieval) -> bool:
         """The knowledge itself says this is another department's business."""

@@ -63,7 +63,7 @@ def screen(raw: str) -> Screened:
         cleaned = rest
     truncated = len(cleaned) > MAX_QUESTION_CHARS
     if truncated:
-        cleaned = _gist(cleaned)
+        cleaned = gist(cleaned)
     if _ABUSE.search(cleaned) and len(re.findall(r"[\u4e00-\u9fff]", _ABUSE.sub("", cleaned))) < 4:
         return Screened("abuse", "")
     return Screened("ok", cleaned, truncated)
@@ -74,13 +74,13 @@ _QUESTION_CUE = re.compile(
 )
 
 
-def _gist(text: str) -> str:
+def gist(text: str, budget: int = 160) -> str:
     """The question in a long, rambling message: its last sentences that ask something."""
     sentences = [s for s in re.split(r"(?<=[。！？!?；;\n])", text) if s.strip()]
     asked = [s for s in sentences if _QUESTION_CUE.search(s)]
     picked: list[str] = []
     for sentence in reversed(asked or sentences):
-        if picked and sum(map(len, picked)) + len(sentence) > 160:
+        if picked and sum(map(len, picked)) + len(sentence) > budget:
             break
         picked.insert(0, sentence[-MAX_QUESTION_CHARS:])
     return "".join(picked).strip()

@@ -9,7 +9,7 @@ from __future__ import annotations
 # --- answers ---------------------------------------------------------------------------------
 
 SOURCES_HEADING = "来源"
-SOURCE_LINE = "《{title}》（{issued}）"
+SOURCE_LINE = "《{title}》（{issued}，{path}）"
 SAMPLE_NOTICE = (
     "注：来源中标注为示例的本地数据（金额、地址、电话、时间）仅作示意，以汕尾市民政局最新公布为准。"
 )
@@ -100,6 +100,8 @@ TG_HELP = (
     "接着问也可以，例如先问“低保怎么申请？”，再问“那要带什么材料？”。\n"
     "在群里使用时，请 @我 或回复我的消息。\n\n"
     "/start 常见问题话题\n"
+    "/check 资格自测（低保、助餐补贴测算）\n"
+    "/near 附近的长者饭堂（也可以直接发送位置）\n"
     "/contact 人工咨询渠道\n"
     "/about 我知道哪些内容\n"
     "/new 开始新话题\n\n"

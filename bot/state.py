@@ -5,7 +5,9 @@
   whether it was answered and from which source section — for ``/stats``, ``/unanswered``
   and the 查看原文 button (looked up by an opaque short answer id);
 * feedback votes keyed by (answer id, hashed user): one vote per answer and person;
-* events such as "asked for a human".
+* events such as "asked for a human";
+* the open self-check wizard of a conversation (its step and answers so far, keyed by the hashed
+  conversation key), so a wizard survives a restart.
 
 Privacy: no Telegram user id, chat id, name or phone number is ever stored. Ids are replaced by
 a salted SHA-256; the salt is random, created once in ``<data>/salt`` (mode 0600).
@@ -69,6 +71,11 @@ CREATE TABLE IF NOT EXISTS events (
     at REAL NOT NULL,
     kind TEXT NOT NULL,
     user TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS wizards (
+    chat TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    at REAL NOT NULL
 );
 """
 
@@ -273,6 +280,35 @@ class State:
             self._db.execute(
                 "INSERT INTO events (at, kind, user) VALUES (?, ?, ?)", (self._clock(), kind, user)
             )
+
+    # --- open self-check wizards (bot/wizard.py), keyed by a hashed conversation key ------------------
+
+    def wizard(self, chat: str, max_age: float | None = None) -> str | None:
+        """The saved state (JSON) of a conversation's open wizard, if it was saved within ``max_age``."""
+        since = self._clock() - max_age if max_age is not None else float("-inf")
+        with self._lock:
+            row = self._db.execute(
+                "SELECT state FROM wizards WHERE chat = ? AND at >= ?", (chat, since)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def save_wizard(self, chat: str, state: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO wizards (chat, state, at) VALUES (?, ?, ?)",
+                (chat, state, self._clock()),
+            )
+
+    def drop_wizard(self, chat: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM wizards WHERE chat = ?", (chat,))
+
+    def open_wizards(self, max_age: float | None = None) -> list[str]:
+        """Conversations with an open wizard saved within ``max_age`` (older ones are deleted)."""
+        with self._lock:
+            if max_age is not None:
+                self._db.execute("DELETE FROM wizards WHERE at < ?", (self._clock() - max_age,))
+            return [str(r[0]) for r in self._db.execute("SELECT chat FROM wizards")]
 
     # --- staff reports ---------------------------------------------------------------------------
 

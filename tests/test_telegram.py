@@ -228,7 +228,7 @@ def test_start_shows_topics_whose_questions_answer_when_pressed(
         await feed(app, api.text_update("/start"))
         greeting = api.wait_for("sendMessage")
         assert "汕尾市民政问答助手" in visible(greeting)
-        assert [b["text"] for b in greeting.buttons] == ["老年助餐", "婚姻登记", "社会救助", "联系我们"]
+        assert [b["text"] for b in greeting.buttons] == ["老年助餐", "婚姻登记", "社会救助", "联系我们", "📝 资格自测"]
 
         await feed(app, api.callback_update(greeting.button("婚姻登记")["callback_data"]))
         menu = api.wait_for("editMessageText")

@@ -21,7 +21,8 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import AsyncIterator, Mapping, Sequence
+import warnings
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -34,6 +35,8 @@ from telegram import (
     LinkPreviewOptions,
     Message,
     MessageEntity,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     ReplyParameters,
     Update,
     User,
@@ -44,16 +47,20 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BasePersistence,
     CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    ConversationHandler,
     ExtBot,
     MessageHandler,
+    PersistenceInput,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
-from bot import guard, messages
+from bot import guard, meal_sites, messages, wizard
 from bot.channels import telegram_format as fmt
 from bot.config import Settings
 from bot.core import Answer, Assistant, KnowledgeInfo, Source
@@ -72,6 +79,10 @@ MAX_SECTION_MESSAGES = 3
 FEEDBACK_KINDS = frozenset({"answer", "dont_know", "other_department"})
 UNLOGGED_KINDS = frozenset({"empty", "no_text"})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+WIZARD_NAME = "wizard"
+WIZARD_ASKING = 1  # the one conversation state: the step itself is in State's wizards table
+WIZARD_MAX_AGE = 24 * 3600.0  # an unfinished wizard older than this is forgotten
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
 
 # --- topics ----------------------------------------------------------------------------------------
@@ -231,7 +242,7 @@ async def send(
     chat_id: int,
     texts: Sequence[str],
     *,
-    reply_markup: InlineKeyboardMarkup | None = None,
+    reply_markup: ReplyMarkup | None = None,
     reply_to: int | None = None,
 ) -> list[Message]:
     """Send HTML messages in order (the keyboard under the last); plain text if Telegram rejects the HTML."""
@@ -545,6 +556,11 @@ async def on_button(update: Update, context: BotContext) -> None:
         await answer_question(
             context, chat=chat, user=query.from_user, text=questions[int(position)], echo=True
         )
+    elif kind == fmt.CB_WIZARD:  # a wizard button while no wizard is open (finished, cancelled, expired)
+        await query.answer(messages.WIZ_EXPIRED)
+    elif kind == fmt.CB_NEARBY:
+        await query.answer()
+        await ask_location(context, chat)
     else:
         await query.answer()
 
@@ -569,6 +585,7 @@ async def show_topic(context: BotContext, message: Any, chat_id: int, key: str) 
     template = messages.TG_TOPIC_HEADER if questions else messages.TG_TOPIC_EMPTY
     text = fmt.text_messages(template.format(topic=label))[0]
     keyboard = fmt.questions_keyboard(key, index.pointer.version, questions)
+    keyboard = fmt.with_rows_before_back(keyboard, fmt.topic_extra_rows(key))
     await edit_or_send(context, message, chat_id, text, keyboard)
 
 
@@ -622,12 +639,284 @@ async def on_error(update: object, context: BotContext) -> None:
         logger.warning("could not send the apology: %s", exc)
 
 
+# --- self-check wizards (资格自测) ----------------------------------------------------------------------
+
+
+class WizardPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], BotDeps]):
+    """Persistence for the wizard ConversationHandler over :class:`State`'s wizards table.
+
+    The handlers write a wizard's step and answers to that table as each answer arrives (no
+    periodic flush to lose), keyed by the salted hash of (chat, user); the conversations PTB
+    loads at start-up are the open rows of that table. Nothing else is persisted, and no raw
+    Telegram id is ever stored.
+    """
+
+    def __init__(self, state: State, max_age: float = WIZARD_MAX_AGE) -> None:
+        super().__init__(store_data=PersistenceInput(False, False, False, False), update_interval=60)
+        self._state = state
+        self._max_age = max_age
+
+    async def get_conversations(self, name: str) -> dict[tuple[str | int, ...], object]:
+        if name != WIZARD_NAME:
+            return {}
+        keys = await asyncio.to_thread(self._state.open_wizards, self._max_age)
+        return {(key,): WIZARD_ASKING for key in keys}
+
+    async def update_conversation(
+        self, name: str, key: tuple[str | int, ...], new_state: object | None
+    ) -> None:
+        """Nothing to do: the wizard handlers keep the wizards table up to date themselves."""
+
+    async def get_user_data(self) -> dict[int, dict[Any, Any]]:
+        return {}
+
+    async def get_chat_data(self) -> dict[int, dict[Any, Any]]:
+        return {}
+
+    async def get_bot_data(self) -> BotDeps:
+        return BotDeps()
+
+    async def get_callback_data(self) -> None:
+        return None
+
+    async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
+        """Not stored."""
+
+    async def update_chat_data(self, chat_id: int, data: dict[Any, Any]) -> None:
+        """Not stored."""
+
+    async def update_bot_data(self, data: BotDeps) -> None:
+        """Not stored."""
+
+    async def update_callback_data(self, data: Any) -> None:
+        """Not stored."""
+
+    async def drop_chat_data(self, chat_id: int) -> None:
+        """Not stored."""
+
+    async def drop_user_data(self, user_id: int) -> None:
+        """Not stored."""
+
+    async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
+        """Not stored."""
+
+    async def refresh_chat_data(self, chat_id: int, chat_data: dict[Any, Any]) -> None:
+        """Not stored."""
+
+    async def refresh_bot_data(self, bot_data: BotDeps) -> None:
+        """Not stored."""
+
+    async def flush(self) -> None:
+        """Every write has already happened."""
+
+
+class HashedConversationHandler(ConversationHandler[BotContext]):
+    """A ConversationHandler keyed by the salted hash of (chat, user) instead of the raw ids."""
+
+    def __init__(self, hasher: Callable[[int | str, int | str], str], **kwargs: Any) -> None:
+        with warnings.catch_warnings():  # per_message=False is meant: one wizard per person and chat
+            warnings.filterwarnings("ignore", message=".*per_message.*", category=PTBUserWarning)
+            super().__init__(**kwargs)
+        self._hasher = hasher
+
+    def _get_key(self, update: Update) -> tuple[int | str, ...]:
+        chat_id, user_id = super()._get_key(update)
+        return (self._hasher(chat_id, user_id),)
+
+
+def wizard_handler(state: State) -> HashedConversationHandler:
+    """/check or a 资格自测 button starts a wizard; buttons and typed answers go on; /cancel stops it."""
+    new_messages = filters.UpdateType.MESSAGE
+    start_handlers: list[Any] = [
+        CommandHandler("check", wizard_start, filters=new_messages),
+        CallbackQueryHandler(wizard_start, pattern=rf"^{fmt.CB_WIZARD}:go(?::|$)"),
+    ]
+    return HashedConversationHandler(
+        state.chat_key,
+        entry_points=start_handlers,
+        states={
+            WIZARD_ASKING: [
+                CallbackQueryHandler(wizard_button, pattern=rf"^{fmt.CB_WIZARD}:(?:o|x)(?::|$)"),
+                MessageHandler(new_messages & filters.TEXT & ~filters.COMMAND, wizard_text),
+            ]
+        },
+        fallbacks=[CommandHandler("cancel", wizard_cancel, filters=new_messages)],
+        allow_reentry=True,
+        name=WIZARD_NAME,
+        persistent=True,
+    )
+
+
+def _wizard_key(context: BotContext, chat: Chat, user: User) -> str:
+    return context.deps.state.chat_key(chat.id, user.id)
+
+
+async def _send_step(context: BotContext, chat_id: int, text: str, state: wizard.WizardState) -> None:
+    keyboard = fmt.wizard_keyboard(state.step, wizard.choices(state))
+    await send(context, chat_id, fmt.text_messages(text), reply_markup=keyboard)
+
+
+async def wizard_start(update: Update, context: BotContext) -> int:
+    """Start a wizard: the menu (/check), or the kind a button or argument names (/check 低保)."""
+    chat, user, query = update.effective_chat, update.effective_user, update.callback_query
+    if chat is None or user is None:
+        return ConversationHandler.END
+    if chat.type != ChatType.PRIVATE:
+        if query is not None:
+            await query.answer(messages.WIZ_PRIVATE_ONLY)
+        else:
+            await send(context, chat.id, fmt.text_messages(messages.WIZ_PRIVATE_ONLY))
+        return ConversationHandler.END
+    kind = wizard.MENU
+    if query is not None:
+        await query.answer()
+        _, args = fmt.parse_callback(query.data)
+        kind = args[1] if len(args) > 1 and args[1] in wizard.KINDS else wizard.MENU
+    elif context.args:
+        said = " ".join(context.args)
+        kind = (
+            "dibao" if "低保" in said or "dibao" in said else "meal" if re.search(r"助餐|meal", said) else ""
+        )
+    step = wizard.start(kind)
+    deps = context.deps
+    who = deps.state.user_hash(user.id)
+    deps.state.save_wizard(_wizard_key(context, chat, user), step.state.to_json())
+    deps.state.log_event("wizard", who)
+    logger.info("wizard started user=%s kind=%s", _short(who), kind or "menu")
+    await _send_step(context, chat.id, f"{step.prompt}\n{messages.WIZ_CANCEL_HINT}", step.state)
+    return WIZARD_ASKING
+
+
+async def wizard_text(update: Update, context: BotContext) -> int:
+    """A typed answer to the current wizard step."""
+    message, user = update.message, update.effective_user
+    if message is None or user is None:
+        return WIZARD_ASKING
+    return await _wizard_turn(context, message.chat, user, message.text or "")
+
+
+async def wizard_button(update: Update, context: BotContext) -> int:
+    """A pressed option (or 取消) of the current wizard step; buttons of an earlier step are refused."""
+    query = update.callback_query
+    if query is None or update.effective_chat is None:
+        return WIZARD_ASKING
+    chat, user = update.effective_chat, query.from_user
+    _, args = fmt.parse_callback(query.data)
+    if args[:1] == ["x"]:
+        text = messages.WIZ_CANCEL
+    else:
+        raw = context.deps.state.wizard(_wizard_key(context, chat, user), WIZARD_MAX_AGE)
+        state = wizard.WizardState.from_json(raw) if raw else None
+        options = wizard.choices(state) if state is not None else ()
+        stale = state is None or len(args) != 3 or args[1] != state.step or not args[2].isdigit()
+        if stale or int(args[2]) >= len(options):
+            await query.answer(messages.WIZ_EXPIRED if state is None else messages.WIZ_CHOOSE)
+            return WIZARD_ASKING if state is not None else ConversationHandler.END
+        text = options[int(args[2])]
+    await query.answer()
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramError):
+            await query.message.edit_reply_markup(None)  # the step is answered: no second press
+    return await _wizard_turn(context, chat, user, text)
+
+
+async def wizard_cancel(update: Update, context: BotContext) -> int:
+    """/cancel during a wizard."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None or user is None:
+        return ConversationHandler.END
+    return await _wizard_turn(context, chat, user, "/cancel")
+
+
+async def _wizard_turn(context: BotContext, chat: Chat, user: User, text: str) -> int:
+    """Apply one answer, save or drop the wizard, and send the next question or the result."""
+    deps = context.deps
+    key = _wizard_key(context, chat, user)
+    raw = deps.state.wizard(key, WIZARD_MAX_AGE)
+    state = wizard.WizardState.from_json(raw) if raw else None
+    if state is None:
+        deps.state.drop_wizard(key)
+        reply = messages.WIZ_CANCELLED if wizard.is_cancel(text) else messages.WIZ_EXPIRED
+        await send(context, chat.id, fmt.text_messages(reply))
+        return ConversationHandler.END
+    standards, sample = None, False
+    try:
+        standards, sample = wizard.standards_of(await asyncio.to_thread(deps.assistant.index))
+    except (IndexMissingError, StoreUnavailableError) as exc:
+        logger.warning("standards unavailable for the wizard: %s", exc)
+    turn = wizard.answer(state, text, standards, sample=sample)
+    if turn.done or turn.state is None:
+        deps.state.drop_wizard(key)
+        logger.info("wizard ended user=%s", _short(deps.state.user_hash(user.id)))
+        await send(context, chat.id, fmt.text_messages(turn.reply))
+        return ConversationHandler.END
+    deps.state.save_wizard(key, turn.state.to_json())
+    await _send_step(context, chat.id, turn.reply, turn.state)
+    return WIZARD_ASKING
+
+
+async def no_wizard(update: Update, context: BotContext) -> None:
+    """/cancel with no wizard open."""
+    if update.effective_chat is not None:
+        await send(context, update.effective_chat.id, fmt.text_messages(messages.WIZ_NOT_ACTIVE))
+
+
+# --- nearby meal sites -----------------------------------------------------------------------------
+
+
+async def ask_location(context: BotContext, chat: Chat) -> None:
+    """Ask for the resident's location (a location button in private chats)."""
+    markup = fmt.location_keyboard() if chat.type == ChatType.PRIVATE else None
+    await send(context, chat.id, fmt.text_messages(messages.MS_ASK_LOCATION), reply_markup=markup)
+
+
+async def _send_nearest(context: BotContext, chat: Chat, lat: float, lon: float) -> None:
+    index = await asyncio.to_thread(context.deps.assistant.index)
+    text = meal_sites.nearest_text(index, lat, lon)
+    markup = ReplyKeyboardRemove() if chat.type == ChatType.PRIVATE else None
+    await send(context, chat.id, fmt.text_messages(text), reply_markup=markup)
+
+
+async def on_location(update: Update, context: BotContext) -> None:
+    """A shared location: the three nearest meal sites with distance, hours and phone."""
+    message, user = update.message, update.effective_user
+    if message is None or user is None or message.location is None:
+        return
+    deps = context.deps
+    who = deps.state.user_hash(user.id)
+    if not deps.limiter.check(who).allowed:
+        return
+    deps.state.log_event("nearby", who)
+    logger.info("nearest meal sites for user=%s", _short(who))  # never the location itself
+    await _send_nearest(context, message.chat, message.location.latitude, message.location.longitude)
+
+
+async def near(update: Update, context: BotContext) -> None:
+    """/near 纬度 经度: the nearest meal sites; /near alone asks for the location."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if not context.args:
+        await ask_location(context, chat)
+        return
+    point = meal_sites.parse_location(" ".join(context.args))
+    if point is None:
+        await send(context, chat.id, fmt.text_messages(messages.MS_NEAR_USAGE))
+        return
+    await _send_nearest(context, chat, *point)
+
+
 # --- the application -------------------------------------------------------------------------------
 
 
 async def _post_init(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Publish the command list; log who we are."""
-    commands = [BotCommand(name, description) for name, description in messages.TG_COMMANDS.items()]
+    described = {
+        **messages.TG_COMMANDS,
+        "check": messages.WIZ_COMMAND_DESCRIPTION,
+        "near": messages.MS_COMMAND_DESCRIPTION,
+    }
+    commands = [BotCommand(name, description) for name, description in described.items()]
     try:
         await application.bot.set_my_commands(commands)
     except TelegramError as exc:
@@ -643,12 +932,18 @@ def build_application(
     *,
     state: State | None = None,
 ) -> BotApplication:
-    """The Telegram ``Application`` with every handler registered, talking to the Bot API at ``base_url``."""
+    """The Telegram ``Application`` with every handler registered, talking to the Bot API at ``base_url``.
+
+    Open self-check wizards live in ``state`` (its wizards table), so a new Application over the same
+    state folder continues them.
+    """
     base = base_url.rstrip("/")
     tg = settings.telegram
+    state = state or State(settings.data_dir, history_size=tg.history_size)
     application: BotApplication = (
         ApplicationBuilder()
         .token(token)
+        .persistence(WizardPersistence(state))
         .base_url(f"{base}/bot")
         .base_file_url(f"{base}/file/bot")
         .context_types(ContextTypes(context=BotContext, bot_data=BotDeps))
@@ -662,10 +957,13 @@ def build_application(
         .build()
     )
     deps = application.bot_data
-    deps.configure(assistant, settings, state or State(settings.data_dir, history_size=tg.history_size))
+    deps.configure(assistant, settings, state)
 
     new_messages = filters.UpdateType.MESSAGE
     private = filters.ChatType.PRIVATE
+    application.add_handler(wizard_handler(state))
+    application.add_handler(CommandHandler("cancel", no_wizard, filters=new_messages))
+    application.add_handler(CommandHandler("near", near, filters=new_messages))
     application.add_handler(CommandHandler("start", start, filters=new_messages))
     application.add_handler(CommandHandler("help", help_command, filters=new_messages))
     application.add_handler(CommandHandler("contact", contact, filters=new_messages))
@@ -676,6 +974,7 @@ def build_application(
     application.add_handler(CommandHandler("reload", reload_index, filters=new_messages))
     application.add_handler(CallbackQueryHandler(on_button))
     application.add_handler(MessageHandler(new_messages & filters.TEXT & ~filters.COMMAND, on_text))
+    application.add_handler(MessageHandler(new_messages & filters.LOCATION, on_location))
     application.add_handler(MessageHandler(new_messages & private & filters.COMMAND, unknown_command))
     application.add_handler(MessageHandler(new_messages & private & filters.ATTACHMENT, on_not_text))
     application.add_error_handler(on_error)

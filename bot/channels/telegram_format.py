@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 
 from bot import messages
@@ -182,7 +182,7 @@ def answer_messages(
     blocks += paragraphs(answer.text, "", limit)
     if answer.cited:
         lines = [
-            "· " + messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详")
+            "· " + messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详", path=s.path)
             for s in answer.cited
         ]
         head = f"<b>{esc(messages.SOURCES_HEADING)}</b>"
@@ -349,7 +349,9 @@ def topics_keyboard(labels: Mapping[str, str] = messages.TG_TOPIC_LABELS) -> Inl
     buttons = [
         InlineKeyboardButton(label, callback_data=callback(CB_TOPIC, key)) for key, label in labels.items()
     ]
-    return InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([InlineKeyboardButton(messages.WIZ_BUTTON, callback_data=callback(CB_WIZARD, "go"))])
+    return InlineKeyboardMarkup(rows)
 
 
 def back_keyboard() -> InlineKeyboardMarkup:
@@ -366,3 +368,54 @@ def questions_keyboard(topic: str, version: int, questions: Sequence[str]) -> In
     ]
     rows.append([InlineKeyboardButton(messages.TG_BACK, callback_data=callback(CB_TOPIC, TOPIC_HOME))])
     return InlineKeyboardMarkup(rows)
+
+
+# --- self-check wizards and meal sites -------------------------------------------------------------
+
+CB_WIZARD = "wz"  # wz:go[:kind] starts a wizard; wz:o:<step>:<i> picks option i; wz:x cancels
+CB_NEARBY = "ms"  # ms:ask asks for the resident's location
+
+
+def wizard_keyboard(step: str, choices: Sequence[str]) -> InlineKeyboardMarkup:
+    """The options of a wizard step (two per row, long ones alone), then 取消."""
+    buttons = [
+        InlineKeyboardButton(button_label(label), callback_data=callback(CB_WIZARD, "o", step, i))
+        for i, label in enumerate(choices)
+    ]
+    rows: list[list[InlineKeyboardButton]] = []
+    for button in buttons:
+        if rows and len(rows[-1]) == 1 and len(rows[-1][0].text) <= 6 and len(button.text) <= 6:
+            rows[-1].append(button)
+        else:
+            rows.append([button])
+    rows.append([InlineKeyboardButton(messages.WIZ_CANCEL, callback_data=callback(CB_WIZARD, "x"))])
+    return InlineKeyboardMarkup(rows)
+
+
+def topic_extra_rows(topic: str) -> list[list[InlineKeyboardButton]]:
+    """Buttons a topic's menu shows above 返回: the self-check wizard, and nearby meal sites."""
+    rows: list[list[InlineKeyboardButton]] = []
+    if topic == "elderly":
+        rows.append([InlineKeyboardButton(messages.MS_BUTTON, callback_data=callback(CB_NEARBY, "ask"))])
+        rows.append(
+            [InlineKeyboardButton(messages.WIZ_BUTTON, callback_data=callback(CB_WIZARD, "go", "meal"))]
+        )
+    elif topic == "assistance":
+        rows.append(
+            [InlineKeyboardButton(messages.WIZ_BUTTON, callback_data=callback(CB_WIZARD, "go", "dibao"))]
+        )
+    return rows
+
+
+def with_rows_before_back(
+    keyboard: InlineKeyboardMarkup, rows: Sequence[Sequence[InlineKeyboardButton]]
+) -> InlineKeyboardMarkup:
+    """``keyboard`` with ``rows`` inserted above its last row (the 返回 button)."""
+    existing = [list(r) for r in keyboard.inline_keyboard]
+    return InlineKeyboardMarkup([*existing[:-1], *[list(r) for r in rows], *existing[-1:]])
+
+
+def location_keyboard() -> ReplyKeyboardMarkup:
+    """A one-time keyboard whose button shares the resident's location (private chats only)."""
+    button = KeyboardButton(messages.MS_SEND_LOCATION, request_location=True)
+    return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)

@@ -1,0 +1,270 @@
+"""Elderly meal sites (长者饭堂) from the served index: the nearest ones to a location, or in a town.
+
+Staff keep the sites in the table of ``knowledge/elderly-meal-sites-directory.md`` (columns
+所在区域, 点位名称, 地址, 供餐时段, 送餐上门, 联系电话, 经度, 纬度). The sites are read from the served
+index's chunks of that document, not from disk, so a re-ingest changes them without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot import messages
+
+logger = logging.getLogger(__name__)
+
+SITES_PATH = "elderly-meal-sites-directory.md"
+EARTH_RADIUS_KM = 6371.0088
+FAR_KM = 80.0  # further than this from every site: the location is probably not in 汕尾
+COLUMNS = {
+    "area": "所在区域",
+    "name": "点位名称",
+    "address": "地址",
+    "hours": "供餐时段",
+    "delivery": "送餐上门",
+    "phone": "联系电话",
+    "lon": "经度",
+    "lat": "纬度",
+    "number": "序号",
+}
+_TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$")
+_SEPARATOR = re.compile(r"^\s*\|(?:\s*:?-{2,}:?\s*\|)+\s*$")
+_TOWN = re.compile(r"([\u4e00-\u9fff]{2,6}?)(镇|街道|管理区|乡|开发区)")
+_AREA_SUFFIX = re.compile(r"(县|市|区|经济开发区)$")
+_ASKS_SITE = re.compile(r"长者饭堂|助餐点|老人饭堂|老年饭堂|饭堂|助餐")
+_ASKS_WHERE = re.compile(r"最近|附近|哪里|哪儿|哪个|在哪|边度|去边|近|地址|电话|怎么走")
+
+
+class IndexLike(Protocol):
+    texts: list[str]
+    metas: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    area: str
+    address: str
+    hours: str
+    delivery: str
+    phone: str
+    lat: float | None
+    lon: float | None
+
+
+@dataclass(frozen=True)
+class Nearby:
+    site: Site
+    km: float | None  # None when the site (or the reference point) has no coordinates
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+def _is_sites_path(path: str) -> bool:
+    return path == SITES_PATH or path.endswith("/" + SITES_PATH)
+
+
+def _table(text: str) -> list[dict[str, str]]:
+    """The rows of the pipe tables in a chunk's text, as {column: cell}."""
+    rows: list[dict[str, str]] = []
+    header: list[str] | None = None
+    for line in text.splitlines():
+        if not _TABLE_LINE.match(line):
+            header = None
+            continue
+        if _SEPARATOR.match(line):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if header is None:
+            header = cells
+            continue
+        rows.append(dict(zip(header, cells, strict=False)))
+    return rows
+
+
+def _coordinate(raw: str, low: float, high: float) -> float | None:
+    try:
+        value = float(raw.replace("°", "").strip())
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+def sites(index: IndexLike) -> list[Site]:
+    """Every site of the directory in the served index, in the table's order (no duplicates)."""
+    found: dict[str, tuple[float, Site]] = {}
+    chunks = [i for i, m in enumerate(index.metas) if _is_sites_path(str(m.get("path", "")))]
+    chunks.sort(key=lambda i: int(index.metas[i].get("chunk", 0) or 0))
+    for i in chunks:
+        for row in _table(index.texts[i]):
+            name = row.get(COLUMNS["name"], "").strip()
+            if not name or name in found:
+                continue
+            try:
+                order = float(row.get(COLUMNS["number"], "") or len(found) + 1)
+            except ValueError:
+                order = len(found) + 1
+            site = Site(
+                name=name,
+                area=row.get(COLUMNS["area"], ""),
+                address=row.get(COLUMNS["address"], ""),
+                hours=row.get(COLUMNS["hours"], ""),
+                delivery=row.get(COLUMNS["delivery"], ""),
+                phone=row.get(COLUMNS["phone"], ""),
+                lat=_coordinate(row.get(COLUMNS["lat"], ""), -90, 90),
+                lon=_coordinate(row.get(COLUMNS["lon"], ""), -180, 180),
+            )
+            if site.lat is None or site.lon is None:
+                logger.warning("meal site %s has no usable coordinates", name)
+            found[name] = (order, site)
+    return [site for _, site in sorted(found.values(), key=lambda pair: pair[0])]
+
+
+def nearest(all_sites: Sequence[Site], lat: float, lon: float, k: int = 3) -> list[Nearby]:
+    """The ``k`` sites nearest to (lat, lon) by great-circle distance; sites without coordinates last."""
+    located = [
+        Nearby(s, haversine_km(lat, lon, s.lat, s.lon))
+        for s in all_sites
+        if s.lat is not None and s.lon is not None
+    ]
+    located.sort(key=lambda n: n.km if n.km is not None else math.inf)
+    return located[:k]
+
+
+def places(site: Site) -> tuple[list[str], list[str]]:
+    """(town or street names, county-level area names) a resident might use for this site."""
+    towns: list[str] = []
+    for text in (site.name, site.address):
+        for m in _TOWN.finditer(text):
+            full = m.group(1) + m.group(2)
+            towns += [full, m.group(1)]
+    area = site.area.strip()
+    areas = [area] if area else []
+    short = _AREA_SUFFIX.sub("", area)
+    if short and short != area and len(short) >= 2:
+        areas.append(short)
+    return list(dict.fromkeys(t for t in towns if len(t) >= 2)), areas
+
+
+def match_text(all_sites: Sequence[Site], text: str, k: int = 3) -> tuple[str, list[Nearby]]:
+    """(the place named, up to ``k`` sites there) for text naming a town, street or county; ('', []) otherwise.
+
+    Sites in the named town or street come first, then the other sites of the same county,
+    nearest to the first match first.
+    """
+    best_place = ""
+    town_hits: list[Site] = []
+    area_hits: list[Site] = []
+    for site in all_sites:
+        towns, areas = places(site)
+        town = next((t for t in sorted(towns, key=len, reverse=True) if t in text), "")
+        if town:
+            town_hits.append(site)
+            best_place = best_place or town
+            continue
+        area = next((a for a in areas if a in text), "")
+        if area:
+            area_hits.append(site)
+            best_place = best_place or area
+    if not town_hits and not area_hits:
+        return "", []
+    anchor = (town_hits or area_hits)[0]
+    if town_hits:
+        areas_named = {s.area for s in town_hits}
+        area_hits = [s for s in all_sites if s.area in areas_named and s not in town_hits]
+    area_hits.sort(key=lambda s: _between(anchor, s))
+    # No distances: how far the resident is from the town's centre is not known.
+    return best_place, [Nearby(s, None) for s in (town_hits + area_hits)[:k]]
+
+
+def _between(a: Site, b: Site) -> float:
+    if a.lat is None or a.lon is None or b.lat is None or b.lon is None:
+        return math.inf
+    return haversine_km(a.lat, a.lon, b.lat, b.lon)
+
+
+# --- texts for residents ---------------------------------------------------------------------------
+
+
+def _source(index: IndexLike) -> str:
+    for meta in index.metas:
+        if _is_sites_path(str(meta.get("path", ""))):
+            return messages.MS_SOURCE.format(
+                title=meta.get("title", ""), issued=meta.get("issued", "") or "日期不详"
+            )
+    return ""
+
+
+def _is_sample(index: IndexLike) -> bool:
+    return any(bool(m.get("sample")) for m in index.metas if _is_sites_path(str(m.get("path", ""))))
+
+
+def format_sites(found: Sequence[Nearby], header: str, index: IndexLike) -> str:
+    """Plain text: a header, one block per site (distance when known), the notes and the source."""
+    blocks = [header]
+    for n, item in enumerate(found, 1):
+        s = item.site
+        km = item.km
+        distance = messages.MS_DISTANCE.format(km=f"{km:.1f}") if km is not None else ""
+        blocks.append(
+            messages.MS_SITE.format(
+                n=n,
+                name=s.name,
+                area=s.area,
+                distance=f" — {distance}" if distance else "",
+                address=s.address or "—",
+                hours=s.hours or "—",
+                delivery=s.delivery or "—",
+                phone=s.phone or "—",
+            )
+        )
+    notes = [messages.MS_NOTE, _source(index)]
+    if _is_sample(index):
+        notes.append(messages.SAMPLE_NOTICE)
+    return "\n".join([*blocks, *(n for n in notes if n)])
+
+
+def nearest_text(index: IndexLike, lat: float, lon: float, k: int = 3) -> str:
+    """The reply to a shared location: the ``k`` nearest sites with distance, hours and phone."""
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return messages.MS_BAD_LOCATION
+    found = nearest(sites(index), lat, lon, k)
+    if not found:
+        return messages.MS_NONE
+    text = format_sites(found, messages.MS_NEAREST_HEADER, index)
+    first = found[0].km
+    if first is not None and first > FAR_KM:
+        text = messages.MS_FAR.format(km=f"{first:.0f}") + "\n" + text
+    return text
+
+
+def answer_text(question: str, index: IndexLike) -> str | None:
+    """The reply to a question such as '我在梅陇镇，最近的长者饭堂在哪', or None when it is not one."""
+    if not _ASKS_SITE.search(question) or not _ASKS_WHERE.search(question):
+        return None
+    place, found = match_text(sites(index), question)
+    if not found:
+        return None
+    return format_sites(found, messages.MS_PLACE_HEADER.format(place=place), index)
+
+
+def parse_location(text: str) -> tuple[float, float] | None:
+    """(lat, lon) from '22.79 115.37' or '115.37,22.79' (the value above 90 is the longitude)."""
+    numbers = re.findall(r"-?\d+(?:\.\d+)?", text)
+    if len(numbers) != 2:
+        return None
+    a, b = float(numbers[0]), float(numbers[1])
+    if abs(a) > 90 >= abs(b):
+        a, b = b, a
+    return a, b

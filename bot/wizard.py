@@ -1,0 +1,234 @@
+"""Eligibility self-check wizards (资格自测), independent of any channel.
+
+A small state machine: :func:`start` gives the first :class:`Step`; :func:`answer` takes the
+state and what the resident typed (or the button they pressed, as its label) and returns a
+:class:`Turn` ``(state, reply, done)``. Invalid input keeps the state and re-asks politely;
+"取消" or ``/cancel`` ends the wizard at any step. The results come from :mod:`bot.calculators`
+with the standards the caller passes (the served index's, so a re-ingest changes them too).
+
+States are plain data (:meth:`WizardState.to_json`), so a channel can keep them across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from bot import calculators, messages
+from bot.standards import Standards
+
+logger = logging.getLogger(__name__)
+
+MENU = ""  # the kind of a wizard that is still choosing what to calculate
+KINDS = ("dibao", "meal")
+STEPS: dict[str, tuple[str, ...]] = {
+    MENU: ("kind",),
+    "dibao": ("area", "size", "income"),
+    "meal": ("age", "status", "local"),
+}
+PROMPTS = {
+    "kind": messages.WIZ_ASK_KIND,
+    "area": messages.WIZ_ASK_AREA,
+    "size": messages.WIZ_ASK_SIZE,
+    "income": messages.WIZ_ASK_INCOME,
+    "age": messages.WIZ_ASK_AGE,
+    "status": messages.WIZ_ASK_STATUS,
+    "local": messages.WIZ_ASK_LOCAL,
+}
+STATUS_CHOICES = ("低保", "特困", "低保边缘", "计划生育特殊家庭", messages.WIZ_STATUS_NONE)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "kind": (messages.WIZ_KIND_DIBAO, messages.WIZ_KIND_MEAL),
+    "area": (messages.WIZ_AREA_URBAN, messages.WIZ_AREA_RURAL),
+    "status": STATUS_CHOICES,
+    "local": (messages.WIZ_LOCAL_YES, messages.WIZ_LOCAL_NO),
+}
+CANCEL_WORDS = frozenset({"取消", "/cancel", "cancel", "退出", "算了", "不算了", "不测了", "唔计了"})
+MAX_HOUSEHOLD = 20
+MAX_AGE = 120
+MAX_MONTHLY_INCOME = 1_000_000.0
+
+_DIGITS = re.compile(r"([-−－负])?\s*(\d+(?:\.\d+)?)\s*([万千kK])?")
+_CN_NUMBER = re.compile(r"([-−－负])?\s*([零〇一二两俩三四五六七八九十百千万]+)")
+_FILLER = re.compile(r"一共|一家|全家|一个月|每个月|每月|一月|月收入|总收入|总共|大概|大约|左右")
+
+
+@dataclass(frozen=True)
+class WizardState:
+    kind: str  # MENU | "dibao" | "meal"
+    step: str  # one of STEPS[kind]
+    answers: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind, "step": self.step, "answers": self.answers}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str) -> WizardState | None:
+        """The state saved by :meth:`to_json`; None when it is damaged or from an unknown wizard."""
+        try:
+            data = json.loads(raw)
+            kind, step, answers = str(data["kind"]), str(data["step"]), dict(data["answers"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        if kind not in STEPS or step not in STEPS[kind]:
+            return None
+        return cls(kind, step, answers)
+
+
+class Step(NamedTuple):
+    state: WizardState
+    prompt: str
+    choices: tuple[str, ...]  # button labels for this step (empty: the resident types a number)
+
+
+class Turn(NamedTuple):
+    state: WizardState | None  # None once the wizard is over (result or cancelled)
+    reply: str
+    done: bool
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return choices(self.state) if self.state is not None else ()
+
+
+def start(kind: str = MENU) -> Step:
+    """The first step of a wizard: "dibao", "meal", or MENU to choose between them."""
+    if kind not in STEPS:
+        raise ValueError(f"unknown wizard {kind!r}")
+    state = WizardState(kind, STEPS[kind][0])
+    return Step(state, prompt(state), choices(state))
+
+
+def prompt(state: WizardState) -> str:
+    """The question asked at the state's step."""
+    return PROMPTS[state.step]
+
+
+def choices(state: WizardState) -> tuple[str, ...]:
+    """Button labels at the state's step (empty for steps that take a number)."""
+    return CHOICES.get(state.step, ())
+
+
+def is_cancel(text: str) -> bool:
+    return text.strip().lower() in CANCEL_WORDS
+
+
+def answer(state: WizardState, text: str, standards: Standards | None, *, sample: bool = False) -> Turn:
+    """One answer: the next step's question, the same question again, the result, or cancelled."""
+    if is_cancel(text):
+        return Turn(None, messages.WIZ_CANCELLED, True)
+    value, problem = _read(state.step, text)
+    if problem:
+        hint = f"\n{messages.WIZ_CANCEL_HINT}"
+        return Turn(state, f"{problem}\n{prompt(state)}{hint}", False)
+    if state.step == "kind":
+        first = start(str(value))
+        return Turn(first.state, first.prompt, False)
+    answers = {**state.answers, state.step: value}
+    steps = STEPS[state.kind]
+    position = steps.index(state.step)
+    if position + 1 < len(steps):
+        following = WizardState(state.kind, steps[position + 1], answers)
+        return Turn(following, prompt(following), False)
+    return Turn(None, _result(state.kind, answers, standards, sample), True)
+
+
+def _result(kind: str, answers: dict[str, Any], standards: Standards | None, sample: bool) -> str:
+    if standards is None:
+        return messages.WIZ_NO_STANDARDS
+    if kind == "dibao":
+        household = calculators.Household(
+            int(answers["size"]), float(answers["income"]), str(answers["area"])
+        )
+        text = calculators.dibao(household, standards).text
+    else:
+        status = str(answers["status"])
+        statuses = frozenset() if status == messages.WIZ_STATUS_NONE else frozenset({status})
+        diner = calculators.Diner(int(answers["age"]), statuses, bool(answers["local"]))
+        text = calculators.meal_subsidy(diner, standards).text
+    logger.info("wizard %s finished", kind)
+    parts = [text, messages.SAMPLE_NOTICE if sample else "", messages.WIZ_AGAIN]
+    return "\n".join(p for p in parts if p)
+
+
+# --- reading answers -------------------------------------------------------------------------------
+
+
+def _read(step: str, text: str) -> tuple[Any, str]:
+    """(value, "") for a valid answer at ``step``, else (None, what is wrong)."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    if step == "kind":
+        return _choice(text, {"dibao": r"低保", "meal": r"助餐|饭堂|吃饭|餐"})
+    if step == "area":
+        return _choice(text, {"rural": r"农村|乡|村|农", "urban": r"城|市区|街道|社区|居委"})
+    if step == "status":
+        return _status(text)
+    if step == "local":
+        if re.search(r"不是|否|外地|外省|非本市|没有|不在|唔系", text):
+            return False, ""
+        return _choice(text, {"yes": r"是|本市|汕尾|对|有|系"}, True)
+    number, problem = read_number(text)
+    if problem:
+        return None, problem
+    assert number is not None
+    if step == "size":
+        if number != int(number):
+            return None, messages.WIZ_SIZE_WHOLE
+        if not 1 <= number <= MAX_HOUSEHOLD:
+            return None, messages.WIZ_SIZE_RANGE
+        return int(number), ""
+    if step == "income":
+        if number > MAX_MONTHLY_INCOME:
+            return None, messages.WIZ_INCOME_RANGE
+        return number, ""
+    if step == "age":
+        if not 1 <= number <= MAX_AGE:
+            return None, messages.WIZ_AGE_RANGE
+        return int(number), ""
+    raise ValueError(f"unknown step {step!r}")
+
+
+def _choice(text: str, patterns: dict[str, str], value: Any = None) -> tuple[Any, str]:
+    for key, pattern in patterns.items():
+        if text and re.search(pattern, text):
+            return (key if value is None else value), ""
+    return None, messages.WIZ_CHOOSE
+
+
+def _status(text: str) -> tuple[Any, str]:
+    if re.search(r"都不是|都没有|不是|没有|无|普通|一般", text):
+        return messages.WIZ_STATUS_NONE, ""
+    if re.search(r"计划生育|计生|失独|独生子女", text):
+        return "计划生育特殊家庭", ""
+    for status in ("低保边缘", "特困", "低保"):
+        if status in text:
+            return status, ""
+    return None, messages.WIZ_CHOOSE
+
+
+def read_number(text: str) -> tuple[float | None, str]:
+    """A non-negative number from an answer such as '4', '4口人', '2000元', '两千', '1.5万'."""
+    shown = text.strip()[:20]
+    cleaned = _FILLER.sub(" ", unicodedata.normalize("NFKC", text)).replace(",", "").replace("，", "")
+    match = _DIGITS.search(cleaned) or _CN_NUMBER.search(cleaned)
+    if match is None:
+        return None, messages.WIZ_NOT_A_NUMBER.format(text=shown)
+    if match.group(1):
+        return None, messages.WIZ_NEGATIVE
+    token = match.group(2) + (match.group(3) or "") if match.re is _DIGITS else match.group(2)
+    value = calculators.cn_number(token)
+    if value is None:
+        return None, messages.WIZ_NOT_A_NUMBER.format(text=shown)
+    return value, ""
+
+
+def standards_of(index: Any) -> tuple[Standards | None, bool]:
+    """The served index's standards and whether their document is marked ``sample: true``."""
+    std = getattr(index, "standards", None)
+    if std is None:
+        return None, False
+    sample = any(bool(m.get("sample")) for m in index.metas if str(m.get("path", "")) == std.path)
+    return std, sample
