@@ -130,3 +130,7 @@ def _load_st(path: str, device: str) -> Any:
         raise UserError(
             f"无法加载向量模型 {path!r}: {exc}. 没有网络时，embedding.model 须是本地目录或内置模型。"
         ) from None
+    except Exception as exc:  # e.g. a damaged model.safetensors in a configured folder
+        raise UserError(
+            f"向量模型 {path!r} 的文件已损坏（{type(exc).__name__}: {exc}）。请重新下载或转换该模型目录。"
+        ) from None

@@ -93,7 +93,10 @@ def open_client(settings: Settings) -> ClientAPI:
             )
             client.heartbeat()
         except Exception as exc:
-            raise StoreUnavailableError(f"无法连接 Chroma 服务器 {url}: {exc}") from None
+            raise StoreUnavailableError(
+                f"无法连接 Chroma 服务器 {url}: {exc} 请确认服务器已启动"
+                "（chroma run --path DIR --host HOST --port PORT），或检查 CHROMA_URL / [store] url。"
+            ) from None
         return client
     path = settings.data_dir / "chroma"
     try:

@@ -99,9 +99,15 @@ class IngestReport:
 @contextlib.contextmanager
 def ingest_lock(data_dir: Path) -> Iterator[None]:
     """Hold the data folder's ingest lock, or refuse at once with a clear message."""
-    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "ingest.lock"
-    with path.open("a+") as f:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+    except OSError as exc:
+        raise UserError(
+            f"无法使用数据目录 {data_dir}（{exc.strerror or exc}）。请换一个可写的目录（--data DIR），或检查权限和磁盘空间。"
+        ) from None
+    with handle as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
