@@ -61,6 +61,11 @@ class Answer:
     def cited(self) -> tuple[Source, ...]:
         return tuple(s for s in self.sources if s.cited)
 
+    @property
+    def section_source(self) -> Source | None:
+        """The source whose section the answer was taken from (what 查看原文 shows), if any."""
+        return next((s for s in (*self.cited, *self.sources) if s.heading), None)
+
     def render(self) -> str:
         """Plain text with sources, as the console and ``ask`` print it."""
         parts = [self.text]

@@ -28,8 +28,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.core import Answer
 
 STATE_FILE = "bot_state.sqlite"
+UNLOGGED_KINDS = frozenset({"empty", "no_text"})  # blank or emoji-only messages are not analytics
 SALT_FILE = "salt"
 ANSWER_ID_BYTES = 6  # 8 URL-safe characters: short enough for callback data
 
@@ -214,6 +219,23 @@ class State:
             self._db.execute("DELETE FROM history WHERE chat = ?", (chat,))
 
     # --- questions and answers -------------------------------------------------------------------
+
+    def log_answer(self, answer: Answer, *, user: str, chat_type: str, question: str) -> str:
+        """Log a channel's answer (not blank or emoji-only messages); returns its answer id or ""."""
+        if answer.kind in UNLOGGED_KINDS:
+            return ""
+        section = answer.section_source
+        return self.record_answer(
+            user=user,
+            chat_type=chat_type,
+            question=question,
+            answered=answer.answered,
+            kind=answer.kind,
+            source_path=section.path if section else "",
+            source_heading=section.heading if section else "",
+            source_title=section.title if section else "",
+            latency_ms=answer.latency_ms,
+        )
 
     def record_answer(
         self,

@@ -63,7 +63,7 @@ from telegram.warnings import PTBUserWarning
 from bot import guard, meal_sites, messages, wizard
 from bot.channels import telegram_format as fmt
 from bot.config import Settings
-from bot.core import Answer, Assistant, KnowledgeInfo, Source
+from bot.core import Assistant, KnowledgeInfo
 from bot.errors import IndexMissingError, StoreUnavailableError, UserError
 from bot.retrieval import KnowledgeIndex
 from bot.state import RateLimiter, State
@@ -77,7 +77,6 @@ TYPING_EVERY = 4.5  # Telegram shows "typing…" for about 5 s per sendChatActio
 TOPIC_QUESTIONS = 8
 MAX_SECTION_MESSAGES = 3
 FEEDBACK_KINDS = frozenset({"answer", "dont_know", "other_department"})
-UNLOGGED_KINDS = frozenset({"empty", "no_text"})
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 WIZARD_NAME = "wizard"
 WIZARD_ASKING = 1  # the one conversation state: the step itself is in State's wizards table
@@ -162,14 +161,6 @@ def addressed_text(message: Message, username: str | None, bot_id: int) -> tuple
     if reply is not None and reply.from_user is not None and reply.from_user.id == bot_id:
         addressed = True
     return addressed, text.strip()
-
-
-def cited_section(answer: Answer) -> Source | None:
-    """The source whose section the 查看原文 button shows: the passage the answer was taken from."""
-    for source in (*answer.cited, *answer.sources):
-        if source.heading:
-            return source
-    return None
 
 
 # --- dependencies ----------------------------------------------------------------------------------
@@ -344,20 +335,8 @@ async def answer_question(
         history = deps.state.history(key, max_age=deps.settings.telegram.history_max_age_minutes * 60)
         async with typing(context, chat.id), deps.answering:
             answer = await asyncio.to_thread(deps.assistant.ask, text, history)
-        answer_id = ""
-        section = cited_section(answer)
-        if answer.kind not in UNLOGGED_KINDS:
-            answer_id = deps.state.record_answer(
-                user=who,
-                chat_type=str(chat.type),
-                question=text,
-                answered=answer.answered,
-                kind=answer.kind,
-                source_path=section.path if section else "",
-                source_heading=section.heading if section else "",
-                source_title=section.title if section else "",
-                latency_ms=answer.latency_ms,
-            )
+        section = answer.section_source
+        answer_id = deps.state.log_answer(answer, user=who, chat_type=str(chat.type), question=text)
         if answer.answered and not too_long:
             deps.state.remember(key, text)
         logger.info(

@@ -38,7 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot import messages
 from bot.config import Settings
-from bot.core import Answer, Assistant, Source
+from bot.core import Answer, Assistant
 from bot.errors import UserError
 from bot.state import RateLimiter, State
 
@@ -50,7 +50,6 @@ MAX_HISTORY_ITEMS = 10
 MAX_HISTORY_CHARS = 600
 MAX_CONCURRENT_ANSWERS = 4
 FEEDBACK_PER_ASK = 3  # feedback may come a little faster than questions
-UNLOGGED_KINDS = frozenset({"empty", "no_text"})
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -118,11 +117,6 @@ def _field_error(errors: list[Any]) -> str:
     else:
         reason = "value"
     return messages.WEB_FIELD_ERRORS[reason].format(field=field)
-
-
-def _cited_section(answer: Answer) -> Source | None:
-    """The source the answer's text came from (its first cited source)."""
-    return answer.cited[0] if answer.answered and answer.cited else None
 
 
 def answer_payload(answer: Answer, answer_id: str | None) -> dict[str, Any]:
@@ -370,21 +364,10 @@ def create_app(
         except UserError as exc:  # no index yet, or the store went away
             logger.warning("ask failed: %s", exc)
             return error_response(503, "unavailable", messages.WEB_UNAVAILABLE.format(**contact))
-        answer_id: str | None = None
-        if answer.kind not in UNLOGGED_KINDS:
-            section = _cited_section(answer)
-            answer_id = await asyncio.to_thread(
-                state.record_answer,
-                user=who,
-                chat_type="web",
-                question=body.question,
-                answered=answer.answered,
-                kind=answer.kind,
-                source_path=section.path if section else "",
-                source_heading=section.heading if section else "",
-                source_title=section.title if section else "",
-                latency_ms=answer.latency_ms,
-            )
+        logged = await asyncio.to_thread(
+            state.log_answer, answer, user=who, chat_type="web", question=body.question
+        )
+        answer_id = logged or None
         logger.info(
             "question client=%s kind=%s answered=%s latency=%.0fms",
             who[:12],
