@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot import messages
+from bot.knowledge.chunking import table_records
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,6 @@ COLUMNS = {
     "lat": "纬度",
     "number": "序号",
 }
-_TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$")
-_SEPARATOR = re.compile(r"^\s*\|(?:\s*:?-{2,}:?\s*\|)+\s*$")
 _TOWN = re.compile(r"([\u4e00-\u9fff]{2,6}?)(镇|街道|管理区|乡|开发区)")
 _AREA_SUFFIX = re.compile(r"(县|市|区|经济开发区)$")
 _ASKS_SITE = re.compile(r"长者饭堂|助餐点|老人饭堂|老年饭堂|饭堂|助餐")
@@ -75,24 +74,6 @@ def _is_sites_path(path: str) -> bool:
     return path == SITES_PATH or path.endswith("/" + SITES_PATH)
 
 
-def _table(text: str) -> list[dict[str, str]]:
-    """The rows of the pipe tables in a chunk's text, as {column: cell}."""
-    rows: list[dict[str, str]] = []
-    header: list[str] | None = None
-    for line in text.splitlines():
-        if not _TABLE_LINE.match(line):
-            header = None
-            continue
-        if _SEPARATOR.match(line):
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if header is None:
-            header = cells
-            continue
-        rows.append(dict(zip(header, cells, strict=False)))
-    return rows
-
-
 def _coordinate(raw: str, low: float, high: float) -> float | None:
     try:
         value = float(raw.replace("°", "").strip())
@@ -107,7 +88,7 @@ def sites(index: IndexLike) -> list[Site]:
     chunks = [i for i, m in enumerate(index.metas) if _is_sites_path(str(m.get("path", "")))]
     chunks.sort(key=lambda i: int(index.metas[i].get("chunk", 0) or 0))
     for i in chunks:
-        for row in _table(index.texts[i]):
+        for row in map(dict, table_records(index.texts[i])):
             name = row.get(COLUMNS["name"], "").strip()
             if not name or name in found:
                 continue

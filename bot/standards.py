@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.knowledge.chunking import table_rows
+from bot.knowledge.chunking import table_records
 
 # section -> key -> (unit, required). Units are what the bot says after the number.
 SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
@@ -132,10 +132,11 @@ def cross_check(standards: Standards, markdown: str) -> list[str]:
         first = block.split("\n", 1)[0]
         if first.startswith("#"):
             section = first
-        for row in table_rows(block):
-            label, _, rest = row.partition("，")
-            label = label.split("：")[-1].strip()
-            number = re.search(r"(\d+(?:\.\d+)?)\s*元", rest)
+        for record in table_records(block):
+            if not record:
+                continue
+            label = record[0][1]
+            number = re.search(r"(\d+(?:\.\d+)?)\s*元", " ".join(cell for _, cell in record[1:]))
             if number is None:
                 continue
             for (where, name), (sec, key) in TABLE_LABELS.items():

@@ -225,9 +225,9 @@ def _split_table(block: Block, max_chars: int) -> list[Block]:
     return out or [block]
 
 
-def table_rows(text: str) -> list[str]:
-    """Render each data row of the pipe tables in ``text`` as '列名：值，列名：值'."""
-    rows: list[str] = []
+def table_records(text: str) -> list[list[tuple[str, str]]]:
+    """The data rows of the pipe tables in ``text``, each as (column name, cell) pairs in order."""
+    rows: list[list[tuple[str, str]]] = []
     header: list[str] | None = None
     for line in text.splitlines():
         if not _TABLE_ROW.match(line):
@@ -239,6 +239,13 @@ def table_rows(text: str) -> list[str]:
         if header is None:
             header = cells
             continue
-        pairs = [f"{h}：{c}" if h and h != c else c for h, c in zip(header, cells, strict=False) if c]
-        rows.append("，".join(pairs))
+        rows.append(list(zip(header, cells, strict=False)))
     return rows
+
+
+def table_rows(text: str) -> list[str]:
+    """Render each data row of the pipe tables in ``text`` as '列名：值，列名：值'."""
+    return [
+        "，".join(f"{h}：{c}" if h and h != c else c for h, c in record if c)
+        for record in table_records(text)
+    ]
