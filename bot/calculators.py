@@ -200,6 +200,70 @@ def meal_subsidy(diner: Diner, std: Standards) -> Result:
     return Result("\n".join(lines), {})
 
 
+CARE_LEVELS = {"full_self_care": "全自理", "semi_disabled": "半失能", "fully_disabled": "全失能"}
+
+
+def tekun(area: str | None, care: str | None, std: Standards) -> Result:
+    """特困供养: the basic living standard plus the care standard of the self-care assessment."""
+    areas = [area] if area else ["urban", "rural"]
+    cares = [care] if care else list(CARE_LEVELS)
+    lines: list[str] = []
+    figures: dict[str, float] = {}
+    for a in areas:
+        basic = std[f"tekun_basic.{a}"]
+        for c in cares:
+            amount = std[f"tekun_care.{c}"]
+            figures[f"{a}.{c}"] = basic + amount
+            lines.append(
+                messages.CALC_TEKUN.format(
+                    area=AREAS[a],
+                    care=CARE_LEVELS[c],
+                    basic=_yuan(basic),
+                    amount=_yuan(amount),
+                    total=_yuan(basic + amount),
+                )
+            )
+    lines.append(messages.CALC_TEKUN_CAVEAT)
+    lines.append(messages.CALC_SOURCE.format(title=std.title, issued=std.issued))
+    return Result("\n".join(lines), figures)
+
+
+def temporary_assistance(std: Standards) -> Result:
+    """临时救助: the caps, as multiples of the urban 低保 standard, and the small advance."""
+    line = std["dibao.urban"]
+    normal = std["temporary_assistance.normal_max_times"]
+    severe = std["temporary_assistance.severe_max_times"]
+    advance = std["temporary_assistance.advance_max_yuan"]
+    text = messages.CALC_TEMPORARY.format(
+        line=_yuan(line),
+        normal=f"{normal:g}",
+        normal_max=_yuan(normal * line),
+        severe=f"{severe:g}",
+        severe_max=_yuan(severe * line),
+        advance=_yuan(advance),
+    )
+    source = messages.CALC_SOURCE.format(title=std.title, issued=std.issued)
+    figures = {"normal_max": normal * line, "severe_max": severe * line, "advance_max": advance}
+    return Result(f"{text}\n{messages.CALC_TEMPORARY_CAVEAT}\n{source}", figures)
+
+
+def disability(care_level: int | None, std: Standards) -> Result:
+    """残疾人两项补贴: the living subsidy and the care subsidy of the given disability level (1 or 2)."""
+    living = std["disability.living"]
+    levels = [care_level] if care_level in (1, 2) else [1, 2]
+    lines = [messages.CALC_DISABILITY_LIVING.format(living=_yuan(living))]
+    figures = {"living": living}
+    for level in levels:
+        care = std[f"disability.care_level{level}"]
+        figures[f"care_level{level}"] = care
+        lines.append(
+            messages.CALC_DISABILITY_CARE.format(level="一" if level == 1 else "二", care=_yuan(care))
+        )
+    lines.append(messages.CALC_DISABILITY_CAVEAT)
+    lines.append(messages.CALC_SOURCE.format(title=std.title, issued=std.issued))
+    return Result("\n".join(lines), figures)
+
+
 def _yuan(value: float) -> str:
     return f"{value:.0f}" if abs(value - round(value)) < 0.005 else f"{value:.2f}"
 
@@ -210,10 +274,35 @@ _ASKS_MEAL = re.compile(
 )
 
 
+_ASKS_AMOUNT = re.compile(r"多少|几多|几钱|金额|标准|最多|最高|上限|能领|可以领|领到|给多少")
+_CARE_WORDS = {
+    "全失能": "fully_disabled",
+    "完全失能": "fully_disabled",
+    "半失能": "semi_disabled",
+    "全自理": "full_self_care",
+    "能自理": "full_self_care",
+    "生活自理": "full_self_care",
+}
+_DISABILITY_LEVEL = re.compile(r"([一二12])级")
+
+
+def _area(text: str) -> str | None:
+    return "rural" if _RURAL.search(text) else "urban" if _URBAN.search(text) else None
+
+
 def answer_free_text(question: str, std: Standards | None) -> Result | None:
     """A calculator's answer when the (normalised) question gives what it needs, else None."""
     if std is None:
         return None
+    if "特困" in question and _ASKS_AMOUNT.search(question):
+        care = next((key for word, key in _CARE_WORDS.items() if word in question), None)
+        if care is not None:
+            return tekun(_area(question), care, std)
+    if "临时救助" in question and re.search(r"最多|最高|上限|多少钱|几多钱|能给多少|额度", question):
+        return temporary_assistance(std)
+    if "残疾" in question and re.search(r"护理补贴|两项补贴", question) and _ASKS_AMOUNT.search(question):
+        level = _DISABILITY_LEVEL.search(question)
+        return disability({"一": 1, "1": 1, "二": 2, "2": 2}[level.group(1)] if level else None, std)
     if _ASKS_DIBAO.search(question) and "低保标准" not in question:
         household = read_household(question)
         if household is not None:

@@ -150,6 +150,9 @@ class KnowledgeIndex:
             self.word_freq.update(text.cjk_bigrams(t))
             self.corpus_words.update(w for w in text.words(t) if len(w) >= 2)
         self.word_freq.update(self.corpus_words)
+        self.trigrams = {
+            run[i : i + 3] for t in texts for run in text.CJK_RUN.findall(t) for i in range(len(run) - 2)
+        }
         self._homophones = self._build_homophones()
         self.standards = self._find_standards()
 
@@ -195,7 +198,8 @@ class KnowledgeIndex:
         """Replace two-character typos that sound like a corpus word and share a character with it.
 
         Candidates are two adjacent characters that the word segmenter (without guessing new
-        words) leaves as single characters, neither a function character: "底保" becomes "低保",
+        words) leaves as single characters, that the folder never has in the same context, neither
+        a function character: "底保" becomes "低保",
         while "时候", "孩子" or the "波打" across "宁波打工" are never touched.
         """
 
@@ -207,7 +211,12 @@ class KnowledgeIndex:
                 a = pieces[i]
                 b = pieces[i + 1] if i + 1 < len(pieces) else ""
                 pair = a + b
-                if len(a) == 1 and len(b) == 1 and not (set(pair) & text.FUNCTION_CHARS):
+                prev = out[-1][-1:] if out else ""
+                nxt = pieces[i + 2][:1] if i + 2 < len(pieces) else ""
+                # Not a typo when the folder has these characters in this very context ("全失能").
+                seen = (prev + pair) in self.trigrams or (pair + nxt) in self.trigrams
+                typo = len(a) == 1 and len(b) == 1 and not seen
+                if typo and not (set(pair) & text.FUNCTION_CHARS):
                     cand = self._homophones.get(text.pinyin_key(pair))
                     if cand and cand != pair and (cand[0] == a or cand[1] == b):
                         out.append(cand)

@@ -160,3 +160,39 @@ def test_cross_check_warns_when_a_table_disagrees(std: Standards) -> None:
     doc = "# 标准\n\n## 一、最低生活保障标准\n\n| 类别 | 标准 |\n| --- | --- |\n| 城镇低保标准 | 1030元 |\n| 农村低保标准 | 900元 |\n"
     warnings = cross_check(std, doc)
     assert len(warnings) == 1 and "农村低保标准" in warnings[0] and "840" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("care", "area", "total"),
+    [
+        ("fully_disabled", "rural", 1344 + 1650),
+        ("semi_disabled", "urban", 1648 + 990),
+        ("full_self_care", "rural", 1344 + 330),
+    ],
+)
+def test_tekun_amount_is_basic_plus_care(std: Standards, care: str, area: str, total: float) -> None:
+    result = calculators.tekun(area, care, std)
+    assert result.figures[f"{area}.{care}"] == total
+    assert f"{total:g}" in result.text
+
+
+def test_tekun_from_free_text(std: Standards) -> None:
+    result = calculators.answer_free_text("农村特困老人全失能一个月能领多少", std)
+    assert result is not None and "2994" in result.text
+
+
+def test_temporary_assistance_caps_follow_the_urban_standard(std: Standards) -> None:
+    result = calculators.answer_free_text("临时救助最多能给多少钱", std)
+    assert result is not None
+    assert result.figures == {"normal_max": 6 * 1030, "severe_max": 12 * 1030, "advance_max": 3000}
+    changed = Standards(parse({**BLOCK, "dibao": {"urban": 1100, "rural": 900}}).values)
+    assert calculators.temporary_assistance(changed).figures["normal_max"] == 6600
+
+
+@pytest.mark.parametrize(
+    ("question", "levels"), [("一级重度残疾人护理补贴每月多少", {1}), ("残疾人两项补贴能领多少", {1, 2})]
+)
+def test_disability_subsidies(std: Standards, question: str, levels: set[int]) -> None:
+    result = calculators.answer_free_text(question, std)
+    assert result is not None and result.figures["living"] == 200
+    assert {int(k[-1]) for k in result.figures if k.startswith("care_level")} == levels
