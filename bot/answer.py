@@ -165,6 +165,7 @@ def extract(
     """Pick the units that answer ``question`` from the best passages."""
     passages = _candidates(retrieval)
     weights = term_weights(index, [w for w in dict.fromkeys(text.words(question)) if w], question)
+    own = set(weights)  # the terms of this question, not of the earlier ones
     for w in context_words:  # words carried over from earlier questions in a follow-up
         weights.setdefault(w, 0.3 * index.bm25.idf_of(w))
     units = [u for i, p in enumerate(passages) for u in units_of(p, i)]
@@ -179,6 +180,8 @@ def extract(
         ),
         key=lambda t: -t[0],
     )
+    # The answer must say something about this question, not only about the earlier ones.
+    scored = [t for t in scored if _mentions(units[t[1]], own)] or scored
     best_score, best_k = scored[0]
     best = units[best_k]
     chosen = {best_k}
@@ -193,6 +196,8 @@ def extract(
     for score, k in scored[1:]:
         if score < 0.4 * best_score:
             break
+        if not _mentions(units[k], own):
+            continue  # in a follow-up, a sentence that only matches the earlier question is not an answer
         if units[k].passage == best.passage or score >= 0.8 * best_score:
             chosen.add(k)
     picked = _fit(
@@ -202,6 +207,10 @@ def extract(
     )
     used = tuple(dict.fromkeys(passages[u.passage] for u in picked))
     return Extract(_render(picked), used)
+
+
+def _mentions(unit: Unit, terms: set[str]) -> bool:
+    return any(t in unit.haystack or t in unit.section for t in terms)
 
 
 def _dice(asked: set[str], text_: str) -> float:

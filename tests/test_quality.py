@@ -80,3 +80,9 @@ def text_normal(s: str) -> str:
     from bot import text
 
     return text.normalize(s, text.read_lexicon([text.CANTONESE]))
+
+
+def test_a_follow_up_answers_the_new_question_not_the_old_one(ingested) -> None:
+    answer = ingested.assistant.ask("那要不要预约？", ["结婚登记要带什么材料？"])
+    assert answer.answered and "预约" in answer.text
+    assert "签字声明" not in answer.text  # the materials were the earlier question's answer
