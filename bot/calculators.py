@@ -40,6 +40,10 @@ _INCOME = re.compile(
     r"(?:收入|挣|赚|工资|进账|入息|总共|合计|加起来|加埋|一共)[^\d零〇一二两俩三四五六七八九十百千万]{0,8}"
     + _NUMBER
     + r"\s*(?:元|块|蚊|圆)?"
+    # "一个月2000块": a monthly amount of money with no income word
+    + r"|(?:每个?月|一个月|月)[^\d零〇一二两俩三四五六七八九十百千万]{0,4}"
+    + _NUMBER
+    + r"\s*(?:元|块|蚊|圆)"
 )
 _INCOME_AFTER = re.compile(_NUMBER + r"\s*(?:元|块|蚊)(?:钱)?(?:的)?(?:收入|工资)")
 _AGE = re.compile(
@@ -98,7 +102,7 @@ def read_household(text: str) -> Household | None:
     if not size_m or not income_m:
         return None
     size = cn_number(size_m.group(1))
-    income = cn_number(income_m.group(1))
+    income = cn_number(next(g for g in income_m.groups() if g))
     if size is None or income is None or not 1 <= size <= 20 or income < 0:
         return None
     if re.search(r"年收入|一年|每年|全年", text) and not re.search(r"每月|一个月|月收入|每个月", text):

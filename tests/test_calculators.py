@@ -104,6 +104,8 @@ def test_non_local_elders_get_no_subsidy(std: Standards) -> None:
         ("城里3个人月收入3500元低保能领多少", 3, 3500, "urban"),
         ("我们屋企5口人，一个月总共挣1.2万", 5, 12000, None),
         ("家里2口人，一年收入24000元", 2, 2000, None),
+        ("家里4个人，农村户口，一个月2000块，能拿低保不", 4, 2000, "rural"),
+        ("城里3口之家月入3000元", 3, 3000, "urban"),
     ],
 )
 def test_reads_households_from_free_text(text: str, size: int, income: float, area: str | None) -> None:
