@@ -120,7 +120,11 @@ def test_rows_without_usable_coordinates_are_kept_but_never_nearest() -> None:
         "| 3 | 城区 | 丙长者饭堂 | 丙街道 | 午餐 | 提供 | 0660-3 | 515.4 | 22.8 |\n"
     )
     sites = meal_sites.sites(fake_index(table))
-    assert [(s.name, s.lon) for s in sites] == [("甲长者饭堂", None), ("乙长者饭堂", 115.4), ("丙长者饭堂", None)]
+    assert [(s.name, s.lon) for s in sites] == [
+        ("甲长者饭堂", None),
+        ("乙长者饭堂", 115.4),
+        ("丙长者饭堂", None),
+    ]
     assert [n.site.name for n in meal_sites.nearest(sites, 22.0, 115.0)] == ["乙长者饭堂"]
     assert meal_sites.sites(fake_index(table, path="other.md")) == []
 

@@ -14,7 +14,9 @@ from bot.evaluation import evaluate, read_cases
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "eval"
 
-pytestmark = pytest.mark.skipif(not (EVAL / "dev.jsonl").exists(), reason="shared evaluation sets not present")
+pytestmark = pytest.mark.skipif(
+    not (EVAL / "dev.jsonl").exists(), reason="shared evaluation sets not present"
+)
 
 
 def test_dev_set_scores_above_floor(ingested) -> None:

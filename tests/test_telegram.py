@@ -228,7 +228,13 @@ def test_start_shows_topics_whose_questions_answer_when_pressed(
         await feed(app, api.text_update("/start"))
         greeting = api.wait_for("sendMessage")
         assert "汕尾市民政问答助手" in visible(greeting)
-        assert [b["text"] for b in greeting.buttons] == ["老年助餐", "婚姻登记", "社会救助", "联系我们", "📝 资格自测"]
+        assert [b["text"] for b in greeting.buttons] == [
+            "老年助餐",
+            "婚姻登记",
+            "社会救助",
+            "联系我们",
+            "📝 资格自测",
+        ]
 
         await feed(app, api.callback_update(greeting.button("婚姻登记")["callback_data"]))
         menu = api.wait_for("editMessageText")
@@ -439,7 +445,11 @@ def test_help_contact_and_about(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None
     help_text, contact_text, about_text, unknown = (visible(c) for c in api.sent(RESIDENT))
     assert "/contact" in help_text and "@我" in help_text and unknown == help_text
     assert "12345" in contact_text and "0660-3300000" in contact_text
-    assert f"{kb.assistant.info().documents} 份民政文件" in about_text and "婚姻登记" in about_text and "最近更新于" in about_text
+    assert (
+        f"{kb.assistant.info().documents} 份民政文件" in about_text
+        and "婚姻登记" in about_text
+        and "最近更新于" in about_text
+    )
 
 
 def test_staff_commands_are_refused_to_residents(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:

@@ -145,7 +145,9 @@ def test_a_wizard_survives_a_restart(ingested: KnowledgeBase, api: FakeBotAPI, t
     assert state.open_wizards() == []
 
 
-def test_the_meal_wizard_from_the_elderly_topic(ingested: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_the_meal_wizard_from_the_elderly_topic(
+    ingested: KnowledgeBase, api: FakeBotAPI, tmp_path: Path
+) -> None:
     async def scenario(app: Any) -> None:
         await feed(app, api.text_update("/start"))
         await press(app, api, last(api), "老年助餐")

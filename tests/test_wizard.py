@@ -87,12 +87,20 @@ def test_a_full_meal_run_gives_class_a_for_a_family_planning_special_family() ->
     first = wizard.start("meal")
     assert first.state.step == "age" and first.choices == ()
     turn = wizard.answer(first.state, "68", STD)
-    assert turn.state is not None and turn.choices == ("低保", "特困", "低保边缘", "计划生育特殊家庭", "都不是")
+    assert turn.state is not None and turn.choices == (
+        "低保",
+        "特困",
+        "低保边缘",
+        "计划生育特殊家庭",
+        "都不是",
+    )
     turn = wizard.answer(turn.state, "计划生育特殊家庭", STD)
     assert turn.state is not None and turn.choices == (messages.WIZ_LOCAL_YES, messages.WIZ_LOCAL_NO)
     done = wizard.answer(turn.state, messages.WIZ_LOCAL_YES, STD)
     assert done.done and done.state is None
-    assert "助餐补贴 A 类" in done.reply and "每餐补贴 8 元" in done.reply and "计划生育特殊家庭" in done.reply
+    assert (
+        "助餐补贴 A 类" in done.reply and "每餐补贴 8 元" in done.reply and "计划生育特殊家庭" in done.reply
+    )
 
 
 @pytest.mark.parametrize(
@@ -227,7 +235,9 @@ def test_valid_meal_answers_in_residents_words(step: str, text: str, value: Any)
     assert turn.state is not None and turn.state.answers[step] == value
 
 
-@pytest.mark.parametrize(("text", "local"), [("是", True), ("汕尾户口", True), ("不是", False), ("外地的", False)])
+@pytest.mark.parametrize(
+    ("text", "local"), [("是", True), ("汕尾户口", True), ("不是", False), ("外地的", False)]
+)
 def test_local_household_answers(text: str, local: bool) -> None:
     turn = wizard.answer(at_step("meal", "local"), text, STD)
     assert turn.done and (messages.CALC_MEAL_NOT_LOCAL in turn.reply) is not local
