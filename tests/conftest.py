@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -42,6 +42,19 @@ MODEL_NAME = "multilingual-e5-small"
 PYTHON = (
     str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 )
+
+
+# The published figures of knowledge/assistance-standards-shanwei.md, for calculator and wizard tests.
+STANDARDS_BLOCK: dict[str, Any] = {
+    "dibao": {"urban": 1030, "rural": 840},
+    "dibao_edge": {"urban": 1545, "rural": 1260},
+    "tekun_basic": {"urban": 1648, "rural": 1344},
+    "tekun_care": {"full_self_care": 330, "semi_disabled": 990, "fully_disabled": 1650},
+    "temporary_assistance": {"normal_max_times": 6, "severe_max_times": 12, "advance_max_yuan": 3000},
+    "disability": {"living": 200, "care_level1": 280, "care_level2": 210},
+    "meal_subsidy": {"A": 8, "B": 5, "C": 2},
+    "meal": {"price": 12, "min_age": 60, "senior_age": 80},
+}
 
 
 # --- helpers usable outside fixtures -----------------------------------------------------------

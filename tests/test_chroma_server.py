@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import REPO, KnowledgeBase, run_cli
 
 from bot import messages
 from bot.config import Settings
 from bot.core import Assistant
 from bot.knowledge.indexing import STATE_DB, ingest
-from tests.conftest import REPO, KnowledgeBase, run_cli
 
 CHROMA = REPO / ".venv" / "bin" / "chroma"
 QUESTION = "结婚登记要带什么材料？"

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 
+from conftest import KnowledgeBase
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.channels import telegram_format as fmt
 from bot.core import Answer
-from tests.conftest import KnowledgeBase
 from tests.fake_bot_api import parse_html, utf16_len
 
 TELEGRAM_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}

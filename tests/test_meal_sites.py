@@ -6,10 +6,10 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from conftest import KnowledgeBase
 
 from bot import meal_sites, messages
 from bot.meal_sites import Site
-from tests.conftest import KnowledgeBase
 
 SHANWEI_LAT = (22.5, 23.5)
 SHANWEI_LON = (114.8, 116.2)

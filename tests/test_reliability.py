@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MODEL_NAME, REPO, KnowledgeBase, run_cli
 from telegram import Update
 
 from bot import messages, model_convert
@@ -28,7 +29,6 @@ from bot.config import DEFAULT_MODEL, EmbeddingSettings
 from bot.embeddings import load_embedder, resolve_model
 from bot.errors import UserError
 from bot.knowledge.indexing import STATE_DB
-from tests.conftest import MODEL_NAME, REPO, KnowledgeBase, run_cli
 from tests.fake_bot_api import FakeBotAPI, parse_html
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import KnowledgeBase
 
 from bot import messages
-from tests.conftest import KnowledgeBase
 from tests.fake_bot_api import Call, FakeBotAPI
 from tests.test_telegram import GROUP, RESIDENT, assert_all_accepted, drive, feed, visible
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import PYTHON, REPO, KnowledgeBase
 from fastapi.testclient import TestClient
 
 from bot import messages
@@ -21,7 +22,6 @@ from bot.channels.web import CSP, create_app, render_page
 from bot.config import Settings
 from bot.errors import UserError
 from bot.state import STATE_FILE, State
-from tests.conftest import PYTHON, REPO, KnowledgeBase
 
 MARRIAGE = "结婚登记要带什么材料？"
 

@@ -7,21 +7,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from conftest import STANDARDS_BLOCK as BLOCK
 
 from bot import messages, wizard
 from bot.channels import console
 from bot.standards import Standards, parse
 
-BLOCK: dict[str, Any] = {
-    "dibao": {"urban": 1030, "rural": 840},
-    "dibao_edge": {"urban": 1545, "rural": 1260},
-    "tekun_basic": {"urban": 1648, "rural": 1344},
-    "tekun_care": {"full_self_care": 330, "semi_disabled": 990, "fully_disabled": 1650},
-    "temporary_assistance": {"normal_max_times": 6, "severe_max_times": 12, "advance_max_yuan": 3000},
-    "disability": {"living": 200, "care_level1": 280, "care_level2": 210},
-    "meal_subsidy": {"A": 8, "B": 5, "C": 2},
-    "meal": {"price": 12, "min_age": 60, "senior_age": 80},
-}
 TITLE = "汕尾市社会救助和福利保障标准一览（2025年）"
 
 
