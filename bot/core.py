@@ -8,6 +8,7 @@ knowledge answers it → extract the sentences that do, with their sources.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -192,8 +193,7 @@ class Assistant:
         try:
             index = self.index()
             query, search_query, context = self._queries(screened.text, history, index)
-            vector = self._vector(query, search_query)
-            retrieval = search(index, search_query, vector, self.settings)
+            retrieval = self._search(index, query, search_query)
             calculated = calculators.answer_free_text(query, index.standards)
             if calculated is not None and index.standards is not None:
                 return self._from_document(
@@ -211,9 +211,7 @@ class Assistant:
             return Answer(question, messages.STORE_DOWN.format(**contact), False, "store_down")
         answer = self._compose(question, query, search_query, retrieval, index, context)
         if screened.truncated and answer.answered:
-            answer = Answer(
-                answer.question, messages.TOO_LONG + "\n" + answer.text, True, answer.kind, answer.sources
-            )
+            answer = dataclasses.replace(answer, text=messages.TOO_LONG + "\n" + answer.text)
         return answer
 
     def _store_lost(self, exc: Exception) -> bool:
@@ -239,7 +237,7 @@ class Assistant:
             return None
         index = self.index()
         query, search_query, _ = self._queries(screened.text, history, index)
-        return search(index, search_query, self._vector(query, search_query), self.settings)
+        return self._search(index, query, search_query)
 
     def _queries(
         self, question: str, history: Sequence[str], index: KnowledgeIndex
@@ -254,11 +252,12 @@ class Assistant:
             search_query = f"{context[-1]} {query}"
         return query, search_query, context
 
-    def _vector(self, query: str, search_query: str) -> list[float]:
-        """The query embedding; a long story is embedded by the sentences that ask (keywords see it all)."""
+    def _search(self, index: KnowledgeIndex, query: str, search_query: str) -> Retrieval:
+        """Keywords see the whole search text; a long story is embedded by the sentences that ask."""
+        embedded = search_query
         if len(query) > LONG_QUESTION:
-            search_query = search_query.replace(query, guard.gist(query, LONG_QUESTION))
-        return list(self.embedder.embed_query(search_query))
+            embedded = search_query.replace(query, guard.gist(query, LONG_QUESTION))
+        return search(index, search_query, list(self.embedder.embed_query(embedded)), self.settings)
 
     def prepare(self, raw: str, index: KnowledgeIndex) -> str:
         """Normalise a question the way the documents are written."""
@@ -376,12 +375,4 @@ class Assistant:
 
 
 def _with_latency(answer: Answer, started: float) -> Answer:
-    return Answer(
-        answer.question,
-        answer.text,
-        answer.answered,
-        answer.kind,
-        answer.sources,
-        (time.perf_counter() - started) * 1000,
-        answer.notes,
-    )
+    return dataclasses.replace(answer, latency_ms=(time.perf_counter() - started) * 1000)

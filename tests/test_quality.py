@@ -88,3 +88,10 @@ def test_a_follow_up_answers_the_new_question_not_the_old_one(ingested) -> None:
     answer = ingested.assistant.ask("那要不要预约？", ["结婚登记要带什么材料？"])
     assert answer.answered and "预约" in answer.text
     assert "签字声明" not in answer.text  # the materials were the earlier question's answer
+
+
+def test_a_long_message_keeps_its_sources_and_sample_notice(ingested) -> None:
+    story = "我外婆一个人住，平时去长者饭堂吃饭，我们在深圳上班。" * 40
+    answer = ingested.assistant.ask(story + "汕尾市城镇低保标准是每人每月多少钱？")
+    assert answer.answered and "1030" in answer.text
+    assert "示例" in answer.render()  # the illustrative-data notice survives the long-message prefix
