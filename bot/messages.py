@@ -75,6 +75,8 @@ INGEST_SUMMARY = (
 )
 INGEST_DRY_RUN = "（试运行，未写入索引）"
 INGEST_SKIPPED_LINE = "  跳过 {path}: {reason}"
+INGEST_KEPT_PREVIOUS = "（继续使用上一版内容）"
+INGEST_WARNING_LINE = "  注意 {path}: {warning}"
 NO_INDEX = "还没有索引: 请先运行 `python ingest.py --knowledge {knowledge} --data {data}`。"
 
 # --- Telegram ------------------------------------------------------------------------------

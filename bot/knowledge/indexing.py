@@ -73,10 +73,11 @@ class IngestReport:
 
     def summary(self) -> str:
         lines = [
-            f"  跳过 {path}: {reason}" + ("（继续使用上一版内容）" if path in self.kept_previous else "")
+            messages.INGEST_SKIPPED_LINE.format(path=path, reason=reason)
+            + (messages.INGEST_KEPT_PREVIOUS if path in self.kept_previous else "")
             for path, reason in self.skipped
         ]
-        lines += [f"  注意 {path}: {warning}" for path, warning in self.warnings]
+        lines += [messages.INGEST_WARNING_LINE.format(path=path, warning=w) for path, w in self.warnings]
         lines.append(
             messages.INGEST_SUMMARY.format(
                 added=len(self.added),
