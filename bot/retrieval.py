@@ -19,6 +19,7 @@ import numpy as np
 
 from bot import store, text
 from bot.config import Settings
+from bot.knowledge.chunking import body_of
 from bot.standards import Standards
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class Passage:
 
     @property
     def body(self) -> str:
-        return self.text.split("\n", 1)[1] if "\n" in self.text else self.text
+        return body_of(self.text)
 
 
 @dataclass
@@ -143,12 +144,13 @@ class KnowledgeIndex:
         self.synonyms = synonyms
         self.row_of = {cid: i for i, cid in enumerate(ids)}
         text.add_words(w for w in synonyms.canonical)
-        self.bm25 = BM25([text.tokens(t) for t in texts])
+        segmented = [text.words(t) for t in texts]  # jieba once per chunk, for BM25 and the vocabulary
+        self.bm25 = BM25([text.tokens(t, ws) for t, ws in zip(texts, segmented, strict=True)])
         self.word_freq: Counter[str] = Counter()
         self.corpus_words: Counter[str] = Counter()
-        for t in texts:
+        for t, ws in zip(texts, segmented, strict=True):
             self.word_freq.update(text.cjk_bigrams(t))
-            self.corpus_words.update(w for w in text.words(t) if len(w) >= 2)
+            self.corpus_words.update(w for w in ws if len(w) >= 2)
         self.word_freq.update(self.corpus_words)
         self.trigrams = {
             run[i : i + 3] for t in texts for run in text.CJK_RUN.findall(t) for i in range(len(run) - 2)

@@ -262,9 +262,12 @@ def words(text: str) -> list[str]:
     return out
 
 
-def tokens(text: str) -> list[str]:
-    """Index terms for keyword search: content words, Chinese character bigrams, Latin words and numbers."""
-    out = words(text)
+def tokens(text: str, content_words: list[str] | None = None) -> list[str]:
+    """Index terms for keyword search: content words, Chinese character bigrams, Latin words and numbers.
+
+    ``content_words`` are ``words(text)`` when the caller already has them (segmentation is the cost).
+    """
+    out = list(words(text) if content_words is None else content_words)
     out += [b for b in cjk_bigrams(text) if b not in STOPWORDS]
     out += _ASCII_WORD.findall(text)
     return out

@@ -150,9 +150,14 @@ def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Document]:
     return chunks
 
 
+def body_of(chunk_text: str) -> str:
+    """A chunk's text without its heading-path line."""
+    return chunk_text.split("\n", 1)[1] if "\n" in chunk_text else chunk_text
+
+
 def chunk_body(chunk: Document) -> str:
     """The chunk's text without its heading-path line."""
-    return chunk.page_content.split("\n", 1)[1] if "\n" in chunk.page_content else chunk.page_content
+    return body_of(chunk.page_content)
 
 
 def _pack(blocks: list[Block], settings: ChunkingSettings) -> Iterator[tuple[tuple[str, ...], str, str, str]]:
