@@ -124,11 +124,21 @@ class WebSettings:
 
 @dataclass(frozen=True)
 class LLMSettings:
+    """Optional grounded generation (see :mod:`bot.llm`); the extractive answer is the fallback."""
+
     enabled: bool = False
-    base_url: str = ""
+    base_url: str = ""  # an OpenAI-compatible API, e.g. "http://127.0.0.1:8000/v1"
     model: str = ""
+    # Name of the environment variable holding the API key (the key itself never lives here).
     api_key_env: str = "LLM_API_KEY"
+    # Per request; past it the resident gets the extractive answer.
     timeout_seconds: float = 20.0
+    # Retries after a failed call: each one can add timeout_seconds to the resident's wait.
+    max_retries: int = 0
+    max_tokens: int = 600
+    temperature: float = 0.0
+    # Passages the model sees: those the extractive answer used, then the next retrieved ones.
+    max_passages: int = 6
 
 
 @dataclass(frozen=True)
@@ -181,6 +191,7 @@ def load_settings(
     base = path.resolve().parent
     knowledge_dir = knowledge if knowledge is not None else _under(base, settings.knowledge.dir)
     data_dir = data if data is not None else _under(base, settings.data.dir)
+    _check_llm(settings.llm)
     store = settings.store
     if env.get("CHROMA_URL"):
         store = dataclasses.replace(store, url=env["CHROMA_URL"])
@@ -190,6 +201,17 @@ def load_settings(
         data=dataclasses.replace(settings.data, dir=Path(data_dir).resolve()),
         store=store,
     )
+
+
+def _check_llm(llm: LLMSettings) -> None:
+    """An enabled [llm] section must say where to call: never fall through to a default provider."""
+    if not llm.enabled:
+        return
+    for key in ("base_url", "model"):
+        if not str(getattr(llm, key)).strip():
+            raise UserError(f"配置项 llm.{key} 不能为空（llm.enabled = true 时必须填写）")
+    if llm.timeout_seconds <= 0 or llm.max_retries < 0 or llm.max_tokens <= 0 or llm.max_passages <= 0:
+        raise UserError("配置项 llm.timeout_seconds、max_tokens、max_passages 应大于 0，max_retries 不能为负数")
 
 
 def _under(base: Path, p: Path) -> Path:
