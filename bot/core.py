@@ -311,7 +311,25 @@ class Assistant:
             ordered[:5], found.passages[0], cited=set(cited_paths[: self.settings.answer.max_sources])
         )
         notes = (messages.SAMPLE_NOTICE,) if any(s.sample for s in sources if s.cited) else ()
-        return Answer(question, found.text, True, "answer", sources, notes=notes)
+        answer = Answer(question, found.text, True, "answer", sources, notes=notes)
+        if not self.settings.llm.enabled:
+            return answer
+        earlier = context if search_query != query else ()
+        return self._generated(answer, retrieval, found.passages, query, earlier)
+
+    def _generated(
+        self, answer: Answer, retrieval: Retrieval, used: Sequence[Any], query: str, earlier: Sequence[str]
+    ) -> Answer:
+        """[llm] enabled: the model's wording, grounded on the passages; on any failure ``answer`` itself."""
+        from bot import llm
+
+        try:
+            return llm.generate(self.settings, answer, retrieval, used, query, earlier)
+        except Exception as exc:  # endpoint down, timeout, HTTP error, bad JSON, a reply failing the checks
+            logger.warning(
+                "LLM answer not used, sending the extractive one: %s", llm.describe(exc, self.settings.llm)
+            )
+            return answer
 
     def _from_document(self, question: str, text_: str, path: str, kind: str, retrieval: Retrieval) -> Answer:
         """An answer computed from one document (a calculator, the meal-site directory), citing it first;
