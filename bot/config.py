@@ -211,7 +211,9 @@ def _check_llm(llm: LLMSettings) -> None:
         if not str(getattr(llm, key)).strip():
             raise UserError(f"配置项 llm.{key} 不能为空（llm.enabled = true 时必须填写）")
     if llm.timeout_seconds <= 0 or llm.max_retries < 0 or llm.max_tokens <= 0 or llm.max_passages <= 0:
-        raise UserError("配置项 llm.timeout_seconds、max_tokens、max_passages 应大于 0，max_retries 不能为负数")
+        raise UserError(
+            "配置项 llm.timeout_seconds、max_tokens、max_passages 应大于 0，max_retries 不能为负数"
+        )
 
 
 def _under(base: Path, p: Path) -> Path:
