@@ -137,6 +137,8 @@ class LLMSettings:
     max_retries: int = 0
     max_tokens: int = 600
     temperature: float = 0.0
+    # The length the prompt asks for (Chinese characters); a reply over twice this is not used.
+    max_chars: int = 300
     # Passages the model sees: those the extractive answer used, then the next retrieved ones.
     max_passages: int = 6
 
@@ -210,10 +212,11 @@ def _check_llm(llm: LLMSettings) -> None:
     for key in ("base_url", "model"):
         if not str(getattr(llm, key)).strip():
             raise UserError(f"配置项 llm.{key} 不能为空（llm.enabled = true 时必须填写）")
-    if llm.timeout_seconds <= 0 or llm.max_retries < 0 or llm.max_tokens <= 0 or llm.max_passages <= 0:
-        raise UserError(
-            "配置项 llm.timeout_seconds、max_tokens、max_passages 应大于 0，max_retries 不能为负数"
-        )
+    for key in ("timeout_seconds", "max_tokens", "max_passages", "max_chars"):
+        if getattr(llm, key) <= 0:
+            raise UserError(f"配置项 llm.{key} 应大于 0")
+    if llm.max_retries < 0:
+        raise UserError("配置项 llm.max_retries 不能为负数")
 
 
 def _under(base: Path, p: Path) -> Path:

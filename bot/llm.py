@@ -88,7 +88,7 @@ def generate(
 ) -> Answer:
     """The model's grounded wording of ``answer``; raises on any failure so the caller keeps ``answer``."""
     passages = passages_for(used, retrieval, settings.llm.max_passages)
-    prompt = build_prompt(question, passages, earlier, settings.answer.max_chars)
+    prompt = build_prompt(question, passages, earlier, settings.llm.max_chars)
     reply, finish = _invoke(settings.llm, prompt)
     if finish == "length":
         raise Rejected("the reply was cut off at max_tokens")
@@ -99,7 +99,7 @@ def generate(
         # invented. Letting an unmeasured model veto it would lower the answer rate behind our backs.
         logger.info("the model found no answer in the passages; keeping the extractive answer")
         return answer
-    checked = check_reply(reply, passages, settings.answer.max_chars)
+    checked = check_reply(reply, passages, settings.llm.max_chars)
     return _answer_from(answer, checked, passages, retrieval, settings.answer.max_sources)
 
 

@@ -324,9 +324,14 @@ def test_the_key_is_not_a_config_setting_and_an_enabled_section_needs_an_endpoin
         '[llm]\nenabled = true\nbase_url = "http://127.0.0.1:1/v1"\nmodel = "m"\n', encoding="utf-8"
     )
     llm = load_settings(config, environ={}).llm
-    assert (
-        llm.enabled and llm.temperature == 0.0 and llm.max_retries == 0 and llm.api_key_env == "LLM_API_KEY"
+    assert llm.enabled and llm.temperature == 0.0 and llm.max_retries == 0
+    assert llm.api_key_env == "LLM_API_KEY" and llm.max_chars == 300
+    config.write_text(
+        '[llm]\nenabled = true\nbase_url = "http://x/v1"\nmodel = "m"\ntimeout_seconds = 0\n',
+        encoding="utf-8",
     )
+    with pytest.raises(UserError, match=r"llm\.timeout_seconds"):
+        load_settings(config, environ={})
 
 
 # --- the command line ------------------------------------------------------------------------------
