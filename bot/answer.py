@@ -14,10 +14,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot import text
+from bot import intents, text
 from bot.knowledge.chunking import HEADING_SEP, table_rows
 from bot.retrieval import KnowledgeIndex, Passage, Retrieval
 
+SAME_PASSAGE = 0.25  # a unit of the best unit's passage joins the answer when this close to the best
+OTHER_PASSAGE = 0.35  # a unit of another passage joins the answer when this close to the best
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.、)）]|[（(]\d{1,3}[)）])\s*")
 _TABLE_LINE = re.compile(r"^\s*\|")
@@ -139,6 +141,8 @@ def _score(unit: Unit, weights: dict[str, float], question: str, faq_match: floa
         score *= 1.6
     if _ASKS_PLACE.search(question) and re.search(r"向|到|在|窗口|政府|街道|登记处|地址|中心", unit.text):
         score *= 1.15
+    if intents.answers_kind(question, unit.section):
+        score *= 1.35
     if unit.kind == "sentence" and len(unit.text) < 12 and unit.text.endswith(("：", ":")):
         score *= 0.5  # a lead-in such as "需要提交的材料：" says nothing alone
     return score
@@ -150,7 +154,8 @@ def term_weights(index: KnowledgeIndex, query_words: Sequence[str], query: str) 
     for w in query_words:
         weights[w] = max(weights.get(w, 0.0), index.bm25.idf_of(w) * (1.0 + 0.15 * min(len(w), 4)))
     for b in text.cjk_bigrams(query):
-        if b not in text.STOPWORDS and b not in weights:
+        # Bigrams across a function character ("保怎", "么申") are noise, not terms.
+        if b not in text.STOPWORDS and b not in weights and not set(b) & text.FUNCTION_CHARS:
             weights[b] = 0.35 * index.bm25.idf_of(b)
     return weights
 
@@ -194,11 +199,11 @@ def extract(
         if nxt.passage == best.passage and nxt.kind in ("item", "row"):
             chosen |= {k for k, u in enumerate(units) if u.passage == nxt.passage and u.group == nxt.group}
     for score, k in scored[1:]:
-        if score < 0.4 * best_score:
+        if score < SAME_PASSAGE * best_score:
             break
         if not _mentions(units[k], own):
             continue  # in a follow-up, a sentence that only matches the earlier question is not an answer
-        if units[k].passage == best.passage or score >= 0.8 * best_score:
+        if units[k].passage == best.passage or score >= OTHER_PASSAGE * best_score:
             chosen.add(k)
     picked = _fit(
         [units[k] for k in sorted(chosen, key=lambda k: (units[k].passage != best.passage, k))],

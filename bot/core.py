@@ -31,6 +31,7 @@ _FOLLOW_UP_START = re.compile(
     r"^(那|那么|那如果|如果|要是|还有|还要|另外|这个|这种|它|他|她|咁|噉|再|然后|所以|是不是也|也)"
 )
 _ANAPHORA = re.compile(r"这个|那个|这种|那种|这些|那些|它|上面说|刚才|还能|也能|也要|也可以|同样")
+FAQ_CATEGORY = "faq"
 _REDIRECT_SECTION = re.compile(r"不属于|非民政|其他部门")
 
 
@@ -303,8 +304,12 @@ class Assistant:
         if confidence < cfg.min_confidence or not found.text:
             logger.info("refused: confidence %.2f < %.2f", confidence, cfg.min_confidence)
             return Answer(question, messages.DONT_KNOW.format(**contact), False, "dont_know", related)
-        cited_paths = list(dict.fromkeys(p.path for p in found.passages))
         docs = {d.path: d for d in retrieval.docs}
+        # The guide a sentence comes from is cited before the FAQ that sums it up.
+        cited_paths = sorted(
+            dict.fromkeys(p.path for p in found.passages),
+            key=lambda path: path in docs and docs[path].category == FAQ_CATEGORY,
+        )
         ordered = [docs[p] for p in cited_paths if p in docs]
         ordered += [d for d in retrieval.docs if d.path not in cited_paths]
         sources = self._sources(

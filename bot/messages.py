@@ -9,10 +9,8 @@ from __future__ import annotations
 # --- answers ---------------------------------------------------------------------------------
 
 SOURCES_HEADING = "来源"
-SOURCE_LINE = "《{title}》（{issued}，{path}）"
-SAMPLE_NOTICE = (
-    "注：来源中标注为示例的本地数据（金额、地址、电话、时间）仅作示意，以汕尾市民政局最新公布为准。"
-)
+SOURCE_LINE = "《{title}》（{issued}）"  # the file name stays in the JSON and in 查看原文
+SAMPLE_NOTICE = "注：金额、地址、电话、时间等本地信息为示例数据，以汕尾市民政局最新公布为准。"
 ANSWER_FOOTER = "以上为政策摘要，办理前请以窗口或 {hotline} 热线答复为准。"
 
 DONT_KNOW = (

@@ -56,7 +56,7 @@ def test_answer_text_sources_and_notes_are_escaped() -> None:
     assert "&lt;b&gt;假标题&lt;/b&gt; &amp; 指南" in html_
     shown = _assert_valid([html_])
     assert "带<身份证>和“签字声明”，A&B 都要。" in shown
-    assert "来源\n· 《<b>假标题</b> & 指南》（2025-04-06，marriage.md）" in shown
+    assert "来源\n· 《<b>假标题</b> & 指南》（2025-04-06）" in shown
     assert "不引用的文件" not in shown  # only cited sources are listed
     assert f"<i>{fmt.esc(messages.SAMPLE_NOTICE)}</i>" in html_
     assert "12345" in shown  # the footer
