@@ -31,6 +31,7 @@ import pytest
 from telegram import Message, Update
 
 from bot import messages
+from bot.channels import telegram as telegram_channel
 from bot.channels import telegram_format as fmt
 from bot.channels.telegram import (
     TOPICS,
@@ -260,7 +261,10 @@ def test_start_shows_topics_whose_questions_answer_when_pressed(
     assert_all_accepted(api)
 
 
-def test_polling_end_to_end_answers_with_sources_and_typing(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_polling_end_to_end_answers_with_sources_and_typing(
+    kb: KB, api: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(telegram_channel, "TYPING_AFTER", 0.0)  # "typing…" at once, however fast the answer
     stop_seconds: list[float] = []
 
     async def scenario(app: Any) -> None:
@@ -284,6 +288,26 @@ def test_polling_end_to_end_answers_with_sources_and_typing(kb: KB, api: FakeBot
     drive(kb, api, tmp_path, scenario)
     assert stop_seconds[0] < 3.0
     assert_all_accepted(api)
+
+
+def test_typing_shows_only_when_the_answer_takes_noticeable_time(
+    kb: KB, api: FakeBotAPI, tmp_path: Path
+) -> None:
+    async def scenario(app: Any) -> None:
+        context = SimpleNamespace(bot=app.bot)
+        async with telegram_channel.typing(
+            context, RESIDENT, after=60.0
+        ):  # a quick answer: no chat action at all
+            await asyncio.sleep(0)
+        assert not api.calls_of("sendChatAction")
+        async with telegram_channel.typing(
+            context, OTHER, after=0.0
+        ):  # a slow one: "typing…" while it is computed
+            await asyncio.to_thread(api.wait_for, "sendChatAction", lambda c: c.chat_id == OTHER)
+        assert [c["action"] for c in api.calls_of("sendChatAction")] == ["typing"]
+
+    drive(kb, api, tmp_path, scenario)
+    assert telegram_channel.TYPING_AFTER <= 1.0  # residents wait at most a second without a sign
 
 
 def test_follow_up_uses_history_that_survives_a_restart(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ a parameter, so a self-hosted Bot API server or a test's fake one can stand in f
 
 Handlers get their dependencies from ``context.bot_data``, typed as :class:`BotDeps` through
 ``ContextTypes``. Answers are computed in a worker thread (``Assistant.ask`` is CPU-bound), at most
-``max_concurrent_answers`` at a time, with a typing indicator while the resident waits. Logs and
-stored analytics only ever see a salted hash of a user id (see :mod:`bot.state`).
+``max_concurrent_answers`` at a time, with a typing indicator once the resident has waited a moment
+(:data:`TYPING_AFTER`). Logs and stored analytics only ever see a salted hash of a user id (see
+:mod:`bot.state`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ DEFAULT_API_BASE = "https://api.telegram.org"
 API_BASE_ENV = "TELEGRAM_API_BASE_URL"
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for about 5 s per sendChatAction
+# No "typing…" for an answer that arrives sooner: Telegram recommends chat actions only for replies
+# that take noticeable time, and PTB's rate limiter counts each one against the bot's 30 requests/s
+# like a message, so one per answer would halve how many residents the bot can answer per second.
+TYPING_AFTER = 1.0
 TOPIC_QUESTIONS = 8
 MAX_SECTION_MESSAGES = 3
 FEEDBACK_KINDS = frozenset({"answer", "dont_know", "other_department"})
@@ -287,10 +292,12 @@ async def edit_or_send(
 
 
 @contextlib.asynccontextmanager
-async def typing(context: BotContext, chat_id: int) -> AsyncIterator[None]:
-    """Keep Telegram's "typing…" indicator on while the body runs."""
+async def typing(context: BotContext, chat_id: int, after: float | None = None) -> AsyncIterator[None]:
+    """Keep Telegram's "typing…" indicator on while the body runs, from ``after`` seconds (TYPING_AFTER) on."""
+    delay = TYPING_AFTER if after is None else after
 
     async def keep() -> None:
+        await asyncio.sleep(delay)
         while True:
             try:
                 await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
