@@ -100,6 +100,10 @@ class TelegramSettings:
     admins: tuple[int, ...] = ()
     questions_per_minute: int = 10
     max_concurrent_answers: int = 4
+    # CPU threads one query encode may use while the bot serves (0 = torch's default, one per core).
+    # Concurrent questions share one encode (micro-batching); one thread leaves the other core to the
+    # event loop and avoids OpenMP stalls when the CPU is shared (see BENCHMARKS.md).
+    encode_threads: int = 1
     history_size: int = 5
     webhook_url: str = ""
     webhook_listen: str = "127.0.0.1"

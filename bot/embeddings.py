@@ -161,6 +161,17 @@ def load_embedder(settings: EmbeddingSettings, data_dir: Path) -> SentenceEmbedd
         return _cache[key]
 
 
+def set_threads(threads: int) -> None:
+    """Let one encode use ``threads`` CPU threads (torch's intra-op pool, for the whole process); 0 keeps torch's default."""
+    if threads <= 0:
+        return
+    import torch
+
+    if torch.get_num_threads() != threads:
+        logger.info("encodes use %d CPU thread(s) (torch default: %d)", threads, torch.get_num_threads())
+        torch.set_num_threads(threads)
+
+
 def model_id(settings: EmbeddingSettings) -> str:
     """A short stable name for the model, used to namespace cached vectors."""
     digest = hashlib.sha256(settings.model.encode()).hexdigest()[:8]

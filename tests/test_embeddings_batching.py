@@ -192,3 +192,18 @@ def test_documents_and_queries_still_use_the_model_one_encode_at_a_time(real_mod
     documents.join(WAIT)
     assert not documents.is_alive()
     assert most[0] == 1
+
+
+def test_set_threads_sets_torch_threads_and_zero_keeps_the_default() -> None:
+    import torch
+
+    from bot.embeddings import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        set_threads(0)
+        assert torch.get_num_threads() == before
+        set_threads(1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
