@@ -28,6 +28,8 @@ class KnowledgeSettings:
     dir: Path = Path("knowledge")
     # Staff-editable synonym and colloquial dictionary inside the knowledge folder.
     synonyms_file: str = "_synonyms.txt"
+    # Staff-editable list of matters other departments handle (added to the built-in one).
+    departments_file: str = "_other_departments.txt"
 
 
 @dataclass(frozen=True)

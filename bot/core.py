@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import calculators, guard, meal_sites, messages, store, text
+from bot import calculators, guard, meal_sites, messages, routing, store, text
 from bot.answer import extract
 from bot.config import Settings
 from bot.errors import IndexMissingError, StoreUnavailableError
@@ -114,6 +114,9 @@ class Assistant:
         paths = [text.BUILTIN_SYNONYMS, settings.knowledge_dir / settings.knowledge.synonyms_file]
         self.synonyms = text.read_lexicon(paths)
         self.dialect = text.read_lexicon([text.CANTONESE, text.ENGLISH])
+        self.departments = routing.Departments.read(
+            [routing.BUILTIN, settings.knowledge_dir / settings.knowledge.departments_file]
+        )
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -240,6 +243,10 @@ class Assistant:
         query, search_query, _ = self._queries(screened.text, history, index)
         return self._search(index, query, search_query)
 
+    def referral(self, retrieval: Retrieval) -> routing.Referral | None:
+        """Another department's business, when the question names it and the found passages do not."""
+        return self.departments.refer(retrieval.query, [p.text for p in retrieval.passages[:3]])
+
     def _queries(
         self, question: str, history: Sequence[str], index: KnowledgeIndex
     ) -> tuple[str, str, list[str]]:
@@ -300,6 +307,17 @@ class Assistant:
             hint = found.text.split("\n")[0].lstrip("· ")
             reply = messages.OTHER_DEPARTMENT.format(hint=f"{hint}。" if hint else "", **contact)
             return Answer(question, reply, False, "other_department", related)
+        referral = self.referral(retrieval)
+        if referral is not None:
+            logger.info("referred to another department for %r", referral.word)
+            hint = messages.REFERRAL_HINT.format(department=referral.department)
+            return Answer(
+                question,
+                messages.OTHER_DEPARTMENT.format(hint=hint, **contact),
+                False,
+                "other_department",
+                related,
+            )
         confidence = retrieval.confidence(cfg.confidence_weights, cfg.confidence_bias)
         if confidence < cfg.min_confidence or not found.text:
             logger.info("refused: confidence %.2f < %.2f", confidence, cfg.min_confidence)

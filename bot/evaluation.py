@@ -190,8 +190,8 @@ def calibrate(assistant: Assistant, cases: Sequence[Case], max_false_refusals: f
         if case.type not in ("in_scope", "followup", "out_of_scope"):
             continue
         retrieval = assistant.retrieve(case.question, case.history)
-        if retrieval is None:
-            continue
+        if retrieval is None or assistant.referral(retrieval) is not None:
+            continue  # the guard or the list of other departments answers these before the model
         rows.append(retrieval.features())
         labels.append(1 if case.expected_docs else 0)
     if len(set(labels)) < 2:

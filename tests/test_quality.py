@@ -95,3 +95,16 @@ def test_a_long_message_keeps_its_sources_and_sample_notice(ingested) -> None:
     answer = ingested.assistant.ask(story + "汕尾市城镇低保标准是每人每月多少钱？")
     assert answer.answered and "1030" in answer.text
     assert "示例" in answer.render()  # the illustrative-data notice survives the long-message prefix
+
+
+def test_other_departments_business_is_referred_by_name(ingested) -> None:
+    answer = ingested.assistant.ask("我爸接了个电话被骗走两万块，应该去哪里报案？")
+    assert not answer.answered and answer.kind == "other_department"
+    assert "公安" in answer.text and "12345" in answer.text
+
+
+def test_a_referral_word_inside_a_civil_affairs_question_is_answered(ingested) -> None:
+    # 体检 is on the list (卫生健康), but the guide to care homes asks for a health check itself.
+    answer = ingested.assistant.ask("老人入住养老院之前要做体检吗？")
+    assert answer.answered, answer.text
+    assert "体检" in answer.text

@@ -1,0 +1,56 @@
+"""Questions that belong to another department (报案 → 公安, 婚检 → 卫生健康, 个税 → 税务 …).
+
+The built-in list is ``bot/data/other_departments.txt``; the bureau can add its own lines in
+``knowledge/_other_departments.txt`` (same format). The knowledge folder still wins: a word it
+talks about itself is answered from it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot import text
+
+logger = logging.getLogger(__name__)
+
+BUILTIN = Path(__file__).resolve().parent / "data" / "other_departments.txt"
+
+
+@dataclass(frozen=True)
+class Referral:
+    department: str
+    word: str  # the word of the question that names the matter
+
+
+@dataclass(frozen=True)
+class Departments:
+    words: tuple[tuple[str, str], ...]  # (word, department), longest word first
+
+    @classmethod
+    def read(cls, paths: Iterable[Path]) -> Departments:
+        """Read '部门 | 词 词 词' lines; '#' starts a comment."""
+        pairs: dict[str, str] = {}
+        for path in paths:
+            if not path.is_file():
+                continue
+            for line_no, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+                line = raw.split("#", 1)[0].strip()
+                if not line:
+                    continue
+                department, sep, words = line.partition("|")
+                if not sep or not department.strip() or not words.split():
+                    logger.warning("%s:%d: expected '部门 | 词 词 …'", path, line_no)
+                    continue
+                for word in words.split():
+                    pairs[text.to_simplified(word).lower()] = department.strip()
+        return cls(tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0]))))
+
+    def refer(self, question: str, passages: Sequence[str]) -> Referral | None:
+        """The department for a (normalised) question, unless the found passages cover the matter."""
+        for word, department in self.words:
+            if word in question and not any(word in p for p in passages):
+                return Referral(department, word)
+        return None
