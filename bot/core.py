@@ -196,8 +196,7 @@ class Assistant:
             return Answer(question, fixed[screened.kind].format(**contact), False, screened.kind)
         try:
             index = self.index()
-            query, search_query, context = self._queries(screened.text, history, index)
-            retrieval = self._search(index, query, search_query)
+            query, search_query, context, retrieval = self._retrieve(index, screened.text, history)
             calculated = calculators.answer_free_text(query, index.standards)
             if calculated is not None and index.standards is not None:
                 return self._from_document(
@@ -240,8 +239,33 @@ class Assistant:
         if screened.kind != "ok":
             return None
         index = self.index()
-        query, search_query, _ = self._queries(screened.text, history, index)
-        return self._search(index, query, search_query)
+        return self._retrieve(index, screened.text, history)[3]
+
+    def _retrieve(
+        self, index: KnowledgeIndex, question: str, history: Sequence[str]
+    ) -> tuple[str, str, list[str], Retrieval]:
+        """(normalised question, the text searched with, earlier questions, what was found).
+
+        A question that reads as new is searched alone; when what it finds includes the guide the
+        previous question was about ("登记完要等几天？" after one on 长者饭堂补贴), it is a
+        follow-up after all and is searched again with that question.
+        """
+        query, search_query, context = self._queries(question, history, index)
+        retrieval = self._search(index, query, search_query)
+        if context and search_query == query and self._continues(context[-1], retrieval, index):
+            search_query = f"{context[-1]} {query}"
+            retrieval = self._search(index, query, search_query)
+        return query, search_query, context, retrieval
+
+    @staticmethod
+    def _continues(previous: str, retrieval: Retrieval, index: KnowledgeIndex) -> bool:
+        """The previous question's best document (by keywords) is among the best found now."""
+        scores = index.bm25.scores(text.tokens(previous))
+        if not len(scores) or scores.max() <= 0:
+            return False
+        topic = str(index.metas[int(scores.argmax())].get("path", ""))
+        found = [d.path for d in retrieval.docs[:3]]
+        return topic in found
 
     def referral(self, retrieval: Retrieval) -> routing.Referral | None:
         """Another department's business, when the question names it and the found passages do not."""
