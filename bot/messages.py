@@ -175,17 +175,17 @@ TG_NETWORK_DOWN = "无法连接 Telegram Bot API（{url}）：{error}"
 
 # --- calculators --------------------------------------------------------------------------------
 
-CALC_HOUSEHOLD = "按您说的：家庭 {size} 口人，每月总收入 {income} 元，人均 {per_capita} 元/月。"
+CALC_HOUSEHOLD = "按您说的：家庭{size}口人，每月总收入{income}元，人均{per_capita}元/月。"
 CALC_DIBAO_BELOW = (
-    "· {area}低保标准 {line} 元/人·月：人均 {per_capita} 元低于标准，收入条件初步符合；"
-    "估算每月低保金约（{line} − {per_capita}）× {size} = {amount} 元。"
+    "· {area}低保标准{line}元/人·月：人均{per_capita}元低于标准，收入条件初步符合；"
+    "估算每月低保金约（{line} − {per_capita}）× {size} = {amount}元。"
 )
 CALC_DIBAO_EDGE = (
-    "· {area}：人均收入不低于低保标准 {line} 元，但低于低保边缘认定线 {edge} 元，"
+    "· {area}：人均收入不低于低保标准{line}元，但低于低保边缘认定线{edge}元，"
     "可能符合低保边缘家庭（不发低保金，可享受医疗、教育、住房等专项救助）。"
 )
 CALC_DIBAO_ABOVE = (
-    "· {area}：人均收入不低于低保边缘认定线 {edge} 元，按收入看不符合低保；遇到突发困难可申请临时救助。"
+    "· {area}：人均收入不低于低保边缘认定线{edge}元，按收入看不符合低保；遇到突发困难可申请临时救助。"
 )
 CALC_AREA_UNKNOWN = "（您没说是城镇还是农村，两种都算了；以户籍所在地为准。）"
 CALC_DIBAO_CAVEAT = (
@@ -194,15 +194,15 @@ CALC_DIBAO_CAVEAT = (
     "带上家庭成员身份证或户口簿、家庭经济状况核对授权书、收入情况说明等材料，也可通过“粤省事”在线申请。"
 )
 CALC_SOURCE = "依据：《{title}》（{issued}）。"
-CALC_MEAL_CLASS = "· 属于助餐补贴 {cls} 类（{why}），每餐补贴 {subsidy} 元。"
-CALC_MEAL_PRICE = "· 以标准午餐 {price} 元计，个人每餐支付约 {pay} 元。"
+CALC_MEAL_CLASS = "· 属于助餐补贴{cls}类（{why}），每餐补贴{subsidy}元。"
+CALC_MEAL_PRICE = "· 以标准午餐{price}元计，个人每餐支付约{pay}元。"
 CALC_MEAL_CAVEAT = (
     "这是按公布标准的初步判断，以村（社区）登记审核为准。办理：老人或家属带身份证（或社会保障卡）"
-    "到户籍所在村（社区）居委会登记；每人每天享受 1 餐补贴。"
+    "到户籍所在村（社区）居委会登记；每人每天享受1餐补贴。"
 )
 CALC_MEAL_NOT_LOCAL = "非本市户籍的老年人可以到长者饭堂按普惠价就餐，但不享受财政助餐补贴。"
-CALC_MEAL_TOO_YOUNG = "助餐补贴面向年满 {min_age} 周岁的本市户籍老年人，还未到年龄的可按普惠价就餐。"
-CALC_MEAL_NO_RULES = "助餐补贴的年龄线还没有在标准文件中公布，无法测算，请咨询村（社区）或拨打 12345。"
+CALC_MEAL_TOO_YOUNG = "助餐补贴面向年满{min_age}周岁的本市户籍老年人，还未到年龄的可按普惠价就餐。"
+CALC_MEAL_NO_RULES = "助餐补贴的年龄线还没有在标准文件中公布，无法测算，请咨询村（社区）或拨打12345。"
 
 # --- web page and API ------------------------------------------------------------------------------
 # Plain text: the page sets these with textContent, the API returns them in JSON.
@@ -332,24 +332,22 @@ MS_NEAR_USAGE = "用法：/near 纬度 经度，例如 /near 22.79 115.37"
 MS_BAD_LOCATION = "这个位置看起来不对（纬度应在 -90 到 90 之间，经度在 -180 到 180 之间）。"
 WIZ_PRIVATE_ONLY = "资格自测请私聊我使用（点我的头像，再点“发消息”）。"
 
-CALC_TEKUN = (
-    "· {area}特困人员（{care}）：基本生活标准 {basic} 元 + 照料护理标准 {amount} 元 = 每月约 {total} 元。"
-)
+CALC_TEKUN = "· {area}特困人员（{care}）：基本生活标准{basic}元 + 照料护理标准{amount}元 = 每月约{total}元。"
 CALC_TEKUN_CAVEAT = (
     "照料护理标准按生活自理能力评估结果确定；是否认定为特困人员，要由镇（街道）调查审核、县级民政部门确认。"
     "申请：向户籍所在地乡镇人民政府（街道办事处）提出。"
 )
 CALC_TEMPORARY = (
-    "临时救助额度按城镇低保月标准 {line} 元计算：\n"
-    "· 一般情况最多 {normal} 倍，约 {normal_max} 元；\n"
-    "· 情况特别严重的，经县级民政部门审批，最多 {severe} 倍，约 {severe_max} 元；\n"
-    "· 急难情形可由镇（街道）先行小额救助，单次不超过 {advance} 元。"
+    "临时救助额度按城镇低保月标准{line}元计算：\n"
+    "· 一般情况最多{normal}倍，约{normal_max}元；\n"
+    "· 情况特别严重的，经县级民政部门审批，最多{severe}倍，约{severe_max}元；\n"
+    "· 急难情形可由镇（街道）先行小额救助，单次不超过{advance}元。"
 )
 CALC_TEMPORARY_CAVEAT = (
     "具体金额按困难程度核定，以审批结果为准；向户籍所在地或急难发生地的乡镇人民政府（街道办事处）申请。"
 )
-CALC_DISABILITY_LIVING = "· 困难残疾人生活补贴：每人每月 {living} 元（面向低保家庭等困难残疾人）。"
-CALC_DISABILITY_CARE = "· 重度残疾人护理补贴（{level}级）：每人每月 {care} 元。"
+CALC_DISABILITY_LIVING = "· 困难残疾人生活补贴：每人每月{living}元（面向低保家庭等困难残疾人）。"
+CALC_DISABILITY_CARE = "· 重度残疾人护理补贴（{level}级）：每人每月{care}元。"
 CALC_DISABILITY_CAVEAT = "两项补贴符合条件的可以同时申领；是否符合条件以残疾人证等级和审核为准，可通过“粤省事”或户籍所在镇（街道）申请。"
 
 # --- optional LLM answers (bot/llm.py) --------------------------------------------------------------

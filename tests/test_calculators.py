@@ -76,9 +76,9 @@ def test_meal_subsidy_classes(
     if cls is None:
         assert "subsidy" not in result.figures and "60" in result.text
     else:
-        assert f"{cls} 类" in result.text
+        assert f"{cls}类" in result.text
         assert result.figures["subsidy"] == subsidy
-        assert f"约 {12 - subsidy} 元" in result.text
+        assert f"约{12 - subsidy}元" in result.text
 
 
 def test_non_local_elders_get_no_subsidy(std: Standards) -> None:
