@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 K1 = 1.2
+RARE_WORD = 10  # segmenter dictionary frequency under which a word the folder lacks may be a typo
 B = 0.75
 
 
@@ -200,8 +201,9 @@ class KnowledgeIndex:
         """Replace two-character typos that sound like a corpus word and share a character with it.
 
         Candidates are two adjacent characters that the word segmenter (without guessing new
-        words) leaves as single characters, that the folder never has in the same context, neither
-        a function character: "底保" becomes "低保",
+        words) leaves as single characters, or that it joins into a rare word the folder never has
+        ("特困/共养", "低/报审"), that the folder never has in the same context, neither a function
+        character: "底保" becomes "低保", "共养" "供养", "低报审" "低保审",
         while "时候", "孩子" or the "波打" across "宁波打工" are never touched.
         """
 
@@ -212,6 +214,14 @@ class KnowledgeIndex:
             while i < len(pieces):
                 a = pieces[i]
                 b = pieces[i + 1] if i + 1 < len(pieces) else ""
+                if len(a) == 2 and self._odd(a):
+                    # A rare dictionary word the folder never uses may be the typo itself ("特困/共养").
+                    pieces[i : i + 1] = [a[0], a[1]]
+                    a, b = a[0], a[1]
+                elif len(a) == 1 and len(b) == 2 and self._odd(b):
+                    # Or it glued the typo's second character to the next one ("低/报审/和").
+                    pieces[i + 1 : i + 2] = [b[0], b[1]]
+                    b = b[0]
                 pair = a + b
                 prev = out[-1][-1:] if out else ""
                 nxt = pieces[i + 2][:1] if i + 2 < len(pieces) else ""
@@ -229,6 +239,10 @@ class KnowledgeIndex:
             return "".join(out)
 
         return text.CJK_RUN.sub(fix, query)
+
+    def _odd(self, piece: str) -> bool:
+        """A two-character piece the folder never has and the general dictionary barely knows."""
+        return piece not in self.word_freq and text.dictionary_freq(piece) < RARE_WORD
 
     # --- search ----------------------------------------------------------------------------------
 

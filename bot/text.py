@@ -283,6 +283,11 @@ def plain_segments(run: str) -> list[str]:
     return list(_jieba().lcut(run, HMM=False))  # type: ignore[attr-defined]
 
 
+def dictionary_freq(word: str) -> int:
+    """How common ``word`` is in the segmenter's general dictionary (0 when it is not a word)."""
+    return int(_jieba().get_FREQ(word) or 0)  # type: ignore[attr-defined]
+
+
 def is_cjk(word: str) -> bool:
     return bool(_CJK.fullmatch(word))
 

@@ -74,6 +74,8 @@ def test_homophone_typos_are_corrected_but_ordinary_words_left_alone(ingested) -
     assert "低保" in assistant.prepare("底保怎么申请", index)
     assert "冷静期" in assistant.prepare("离婚冷竟期多久", index)
     assert "全失能" in assistant.prepare("农村特困老人全失能能领多少", index)  # the folder says 全失能
+    assert "特困供养" in assistant.prepare("特困共养标准是多少", index)  # 共养: a rare word, not the folder's
+    assert assistant.prepare("低报审核没通过", index).startswith("低保")  # the segmenter reads 报审
     kept = "我在宁波打工，孩子什么时候能去登记"
     assert assistant.prepare(kept, index) == text_normal(kept)
 
