@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from bot import intents, text
 from bot.knowledge.chunking import HEADING_SEP, table_rows
-from bot.retrieval import KnowledgeIndex, Passage, Retrieval
+from bot.retrieval import PLACE_WEIGHT, KnowledgeIndex, Passage, Retrieval
 
 SAME_PASSAGE = 0.25  # a unit of the best unit's passage joins the answer when this close to the best
 OTHER_PASSAGE = 0.35  # a unit of another passage joins the answer when this close to the best
@@ -157,6 +157,8 @@ def term_weights(index: KnowledgeIndex, query_words: Sequence[str], query: str) 
         # Bigrams across a function character ("保怎", "么申") are noise, not terms.
         if b not in text.STOPWORDS and b not in weights and not set(b) & text.FUNCTION_CHARS:
             weights[b] = 0.35 * index.bm25.idf_of(b)
+    if not intents.asks_where(query):
+        weights = {t: w * PLACE_WEIGHT if text.is_place(t) else w for t, w in weights.items()}
     return weights
 
 
@@ -203,6 +205,8 @@ def extract(
             break
         if not _mentions(units[k], own):
             continue  # in a follow-up, a sentence that only matches the earlier question is not an answer
+        if units[k].kind == "row" and best.kind == "row" and units[k].group == best.group and not wants_list:
+            continue  # "陆丰的登记处在哪" is one row of the table, not the whole table
         if units[k].passage == best.passage or score >= OTHER_PASSAGE * best_score:
             chosen.add(k)
     picked = _fit(

@@ -28,3 +28,14 @@ def answers_kind(question: str, section: str) -> bool:
     "低保怎么申请" is answered under "四、怎样申请", "结婚要带什么" under "三、需要带什么材料".
     """
     return bool(section) and any(q.search(question) and h.search(section) for q, h in _INTENTS)
+
+
+_WHERE = re.compile(
+    r"哪里|哪儿|去哪|在哪|何处|地址|地点|窗口|电话|热线|号码|联系方式|附近|最近的|离.{0,6}近|"
+    r"哪个(?:县|区|镇|街道|登记处|饭堂|部门|单位|窗口|机构)|哪家|找谁|边度|边间"
+)
+
+
+def asks_where(question: str) -> bool:
+    """The question asks for a place, an office or a phone number (place names then matter)."""
+    return bool(_WHERE.search(question))

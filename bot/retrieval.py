@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot import store, text
+from bot import intents, store, text
 from bot.config import Settings
 from bot.knowledge.chunking import body_of
 from bot.standards import Standards
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 K1 = 1.2
+PLACE_WEIGHT = 0.3  # weight of a place name in a question that does not ask where
 RARE_WORD = 10  # segmenter dictionary frequency under which a word the folder lacks may be a typo
 B = 0.75
 
@@ -114,11 +115,17 @@ class BM25:
         self.matrix = matrix
         self.max_idf = float(self.idf.max()) if len(self.idf) else 1.0
 
-    def scores(self, terms: Sequence[str]) -> np.ndarray:
-        ids = [self.vocab[t] for t in terms if t in self.vocab]
-        if not ids:
+    def scores(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
+        """BM25 of every chunk for the query ``terms`` (each counted with its weight, default 1)."""
+        known = [
+            (self.vocab[t], w)
+            for t, w in zip(terms, weights or [1.0] * len(terms), strict=True)
+            if t in self.vocab
+        ]
+        if not known:
             return np.zeros(self.matrix.shape[0], dtype=np.float32)
-        return np.asarray(self.matrix[:, ids].sum(axis=1)).ravel()
+        ids = [i for i, _ in known]
+        return np.asarray(self.matrix[:, ids] @ np.array([w for _, w in known], dtype=np.float32)).ravel()
 
     def idf_of(self, term: str) -> float:
         i = self.vocab.get(term)
@@ -274,7 +281,7 @@ def search(
     """Rank chunks for an already normalised and corrected question."""
     cfg = settings.retrieval
     query_terms = text.tokens(query)
-    sparse_all = index.bm25.scores(query_terms)
+    sparse_all = index.bm25.scores(query_terms, term_weights(query, query_terms))
     sparse_k = min(cfg.sparse_k, len(index.ids))
     sparse_rank = [int(i) for i in np.argsort(-sparse_all)[:sparse_k] if sparse_all[i] > 0]
     dense_hits = index.dense(vector, cfg.dense_k)
@@ -305,6 +312,14 @@ def search(
         dense_margin=(sims[0] - sum(tail) / len(tail)) if sims else 0.0,
         sparse_top=float(sparse_all.max()) if len(sparse_all) else 0.0,
     )
+
+
+def term_weights(query: str, terms: Sequence[str]) -> list[float]:
+    """Place names count for less unless the question asks where: "我家在红海湾，低保标准一样吗"
+    asks about the standard, not about 红海湾."""
+    if intents.asks_where(query):
+        return [1.0] * len(terms)
+    return [PLACE_WEIGHT if text.is_place(t) else 1.0 for t in terms]
 
 
 def coverage(index: KnowledgeIndex, words: Sequence[str], passages: Sequence[Passage]) -> float:

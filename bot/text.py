@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 BUILTIN_SYNONYMS = Path(__file__).resolve().parent / "data" / "synonyms.txt"
 CANTONESE = Path(__file__).resolve().parent / "data" / "cantonese.txt"
 ENGLISH = Path(__file__).resolve().parent / "data" / "english.txt"
+PLACES = Path(__file__).resolve().parent / "data" / "places.txt"
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 CJK_RUN = _CJK
@@ -286,6 +287,18 @@ def plain_segments(run: str) -> list[str]:
 def dictionary_freq(word: str) -> int:
     """How common ``word`` is in the segmenter's general dictionary (0 when it is not a word)."""
     return int(_jieba().get_FREQ(word) or 0)  # type: ignore[attr-defined]
+
+
+@functools.lru_cache(maxsize=1)
+def place_names() -> frozenset[str]:
+    """Counties, districts and towns of 汕尾 (``bot/data/places.txt``)."""
+    lines = (line.split("#", 1)[0].strip() for line in PLACES.read_text(encoding="utf-8").splitlines())
+    return frozenset(line for line in lines if len(line) >= 2)
+
+
+def is_place(term: str) -> bool:
+    """A term that names a place ("陆丰", "红海湾", "海丰县政务") or a part of one ("海陆")."""
+    return len(term) >= 2 and any(term in p or p in term for p in place_names())
 
 
 def is_cjk(word: str) -> bool:

@@ -110,3 +110,16 @@ def test_a_referral_word_inside_a_civil_affairs_question_is_answered(ingested) -
     answer = ingested.assistant.ask("老人入住养老院之前要做体检吗？")
     assert answer.answered, answer.text
     assert "体检" in answer.text
+
+
+def test_a_place_in_the_story_does_not_pull_the_directory_first(ingested) -> None:
+    answer = ingested.assistant.ask("我住在陆丰碣石，结婚证被水泡坏了，补领当天能拿到吗？")
+    assert answer.answered
+    assert answer.sources[0].path == "marriage-certificate-replacement.md"
+
+
+def test_asked_where_a_place_picks_its_own_row(ingested) -> None:
+    answer = ingested.assistant.ask("陆丰的婚姻登记处在哪里？")
+    assert answer.answered
+    assert "陆丰市东海街道" in answer.text
+    assert "海丰县海城镇" not in answer.text  # not the whole table
