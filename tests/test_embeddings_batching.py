@@ -1,7 +1,8 @@
 """Micro-batching of concurrent query embeddings (``bot.embeddings.QueryBatcher``), with the real model.
 
 Bursts are made deterministic without timing: the first ``encode`` of a burst is held until every
-other caller has queued, so the rest must share the following encodes.
+other caller has queued, so the rest must share the following encodes. Questions of similar length
+share an encode; a much longer one is not padded into a batch of short ones.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ QUESTIONS = [
     "支出型困难家庭怎么认定？",
     "火星移民补贴怎么申请？",
 ]
+SIMILAR = [f"第{i:02d}个问题：低保怎么申请？" for i in range(12)]  # all the same length
 WAIT = 60.0  # generous bound for waits that only a deadlock would exceed
 
 
@@ -114,14 +116,24 @@ def test_concurrent_queries_share_encodes_and_match_sequential_vectors(real_mode
     counting.hold_first = hold_until_queued(embedder.queries, len(QUESTIONS) - 1)
     concurrent = burst(embedder.embed_query, QUESTIONS)
 
-    # The first caller encodes alone; everyone who queued meanwhile shares the next encode.
-    assert counting.sizes == [1, len(QUESTIONS) - 1]
-    assert len(counting.sizes) < len(QUESTIONS)
+    # The first caller encodes alone; those who queued meanwhile share a few encodes (by length).
+    assert counting.sizes[0] == 1 and sum(counting.sizes) == len(QUESTIONS)
+    assert len(counting.sizes) < len(QUESTIONS) and max(counting.sizes) > 1
     for question, alone, batched in zip(QUESTIONS, sequential, concurrent, strict=True):
         assert not isinstance(batched, BaseException), question
         np.testing.assert_allclose(batched, alone, atol=1e-5, err_msg=question)
-    assert embedder.queries.batches == len(QUESTIONS) + 2
     assert embedder.queries.texts == 2 * len(QUESTIONS)
+    assert embedder.queries.batches == len(QUESTIONS) + len(counting.sizes)
+
+
+def test_a_burst_of_similar_questions_takes_two_encodes(real_model: Any) -> None:
+    embedder, counting = counting_embedder(real_model)
+    counting.hold_first = hold_until_queued(embedder.queries, len(SIMILAR) - 1)
+    results = burst(embedder.embed_query, SIMILAR)
+    assert counting.sizes == [1, len(SIMILAR) - 1]
+    for text, vector in zip(SIMILAR, results, strict=True):
+        assert not isinstance(vector, BaseException)
+        np.testing.assert_allclose(vector, embedder.embed_query(text), atol=1e-5, err_msg=text)
 
 
 def test_many_threads_without_a_gate_get_their_own_vectors(real_model: Any) -> None:
@@ -138,26 +150,56 @@ def test_many_threads_without_a_gate_get_their_own_vectors(real_model: Any) -> N
 def test_a_batch_never_exceeds_the_batch_size(real_model: Any) -> None:
     embedder, counting = counting_embedder(real_model, batch_size=4)
     counting.hold_first = hold_until_queued(embedder.queries, 11)
-    results = burst(embedder.embed_query, QUESTIONS)
+    results = burst(embedder.embed_query, SIMILAR)
     assert not any(isinstance(r, BaseException) for r in results)
     assert counting.sizes == [1, 4, 4, 3]  # first come, first encoded
 
 
 def test_an_encode_error_reaches_every_caller_of_its_batch_and_later_calls_work(real_model: Any) -> None:
     embedder, counting = counting_embedder(real_model)
-    counting.hold_first = hold_until_queued(embedder.queries, len(QUESTIONS) - 1)
+    counting.hold_first = hold_until_queued(embedder.queries, len(SIMILAR) - 1)
     counting.fail_on = {2}  # the batch of everyone who queued behind the first caller
-    results = burst(embedder.embed_query, QUESTIONS)
+    results = burst(embedder.embed_query, SIMILAR)
 
-    assert counting.sizes == [1, len(QUESTIONS) - 1]
+    assert counting.sizes == [1, len(SIMILAR) - 1]
     errors = [r for r in results if isinstance(r, BaseException)]
-    assert len(errors) == len(QUESTIONS) - 1  # all but the first caller, who was encoded alone
+    assert len(errors) == len(SIMILAR) - 1  # all but the first caller, who was encoded alone
     assert all(isinstance(e, RuntimeError) and str(e) == "encode 2 failed" for e in errors)
 
     counting.hold_first = None
     after = burst(embedder.embed_query, QUESTIONS[:3])  # no deadlock, no stale error
     assert not any(isinstance(r, BaseException) for r in after)
     assert embedder.queries.pending == 0
+
+
+def test_long_questions_are_not_padded_into_a_batch_of_short_ones() -> None:
+    batches: list[list[str]] = []
+    release = threading.Event()
+
+    def encode(texts: list[str]) -> list[list[float]]:
+        batches.append(texts)
+        if len(batches) == 1:
+            release.wait(WAIT)
+        return [[float(len(t))] for t in texts]
+
+    batcher = QueryBatcher(encode, max_batch=32, pad_budget=32)
+    short = ["低保怎么申请？", "临时救助找谁？", "长者饭堂在哪里？", "离婚冷静期多久？"]
+    long_ = ["我" * 80, "你" * 85]
+    order = [short[0], short[1], long_[0], short[2], short[3], long_[1]]  # the queue, oldest first
+    results: dict[str, list[float]] = {}
+    threads = []
+    for n, text in enumerate(order):
+        thread = threading.Thread(target=lambda t=text: results.setdefault(t, batcher.embed(t)))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + WAIT
+        while (len(batches) if n == 0 else batcher.pending) < max(1, n) and time.monotonic() < deadline:
+            time.sleep(0.002)  # wait until this caller is encoding (the first) or queued, in order
+    release.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert batches == [[short[0]], [short[1], short[2], short[3]], long_]
+    assert all(results[t] == [float(len(t))] for t in order)
 
 
 def test_an_error_in_a_lone_encode_is_raised_and_the_next_call_works(real_model: Any) -> None:
