@@ -24,6 +24,7 @@ import secrets
 import threading
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -181,6 +182,7 @@ class BotDeps:
     state: State
     limiter: RateLimiter
     answering: asyncio.Semaphore
+    answer_pool: ThreadPoolExecutor
 
     def __init__(self) -> None:
         self._chat_locks: dict[str, asyncio.Lock] = {}
@@ -193,6 +195,9 @@ class BotDeps:
         self.state = state
         self.limiter = RateLimiter(tg.questions_per_minute)
         self.answering = asyncio.Semaphore(max(1, tg.max_concurrent_answers))
+        # Answers get threads of their own: asyncio's default pool has only cores + 4 threads, and
+        # every question in flight is one more that the next query encode can batch with.
+        self.answer_pool = ThreadPoolExecutor(max(1, tg.max_concurrent_answers), thread_name_prefix="answer")
 
     @property
     def hotline(self) -> str:
@@ -342,7 +347,8 @@ async def answer_question(
     async with deps.chat_lock(key):
         history = deps.state.history(key, max_age=deps.settings.telegram.history_max_age_minutes * 60)
         async with typing(context, chat.id), deps.answering:
-            answer = await asyncio.to_thread(deps.assistant.ask, text, history)
+            loop = asyncio.get_running_loop()
+            answer = await loop.run_in_executor(deps.answer_pool, deps.assistant.ask, text, history)
         section = answer.section_source
         answer_id = deps.state.log_answer(answer, user=who, chat_type=str(chat.type), question=text)
         if answer.answered and not too_long:
@@ -1058,6 +1064,7 @@ def run_bot(assistant: Assistant, settings: Settings) -> int:
     except NetworkError as exc:
         raise UserError(messages.TG_NETWORK_DOWN.format(url=base, error=exc)) from None
     finally:
+        application.bot_data.answer_pool.shutdown(wait=False, cancel_futures=True)
         state.close()
     logger.info("Telegram bot stopped")
     return 0
