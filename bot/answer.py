@@ -19,6 +19,7 @@ from bot.knowledge.chunking import HEADING_SEP, table_rows
 from bot.retrieval import PLACE_WEIGHT, KnowledgeIndex, Passage, Retrieval
 
 SAME_PASSAGE = 0.25  # a unit of the best unit's passage joins the answer when this close to the best
+TITLE_TERM = 0.7  # weight of a question term the document title has: it names the topic, not the sentence
 OTHER_PASSAGE = 0.35  # a unit of another passage joins the answer when this close to the best
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.、)）]|[（(]\d{1,3}[)）])\s*")
@@ -126,7 +127,9 @@ def _sentences(paragraph: str) -> list[str]:
 def _score(unit: Unit, weights: dict[str, float], question: str, faq_match: float) -> float:
     haystack = unit.haystack
     # Words of the document title are what the whole document is about; the others pick the sentence.
-    score = sum(w * (0.7 if term in unit.title else 1.0) for term, w in weights.items() if term in haystack)
+    score = sum(
+        w * (TITLE_TERM if term in unit.title else 1.0) for term, w in weights.items() if term in haystack
+    )
     # A section heading ("二、办公时间", "六、救助方式") says what its sentences are about.
     score += 0.7 * sum(w for term, w in weights.items() if term in unit.section and term not in haystack)
     if unit.kind == "faq":
