@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -82,8 +83,30 @@ def _coordinate(raw: str, low: float, high: float) -> float | None:
     return value if low <= value <= high else None
 
 
+_parsed: weakref.WeakKeyDictionary[Any, list[Site]] = weakref.WeakKeyDictionary()
+
+
 def sites(index: IndexLike) -> list[Site]:
-    """Every site of the directory in the served index, in the table's order (no duplicates)."""
+    """Every site of the directory in the served index, in the table's order (no duplicates).
+
+    Read once per index version (every question may look for a town name).
+    """
+    try:
+        return _parsed[index]
+    except KeyError:
+        pass
+    except TypeError:  # an index object that cannot be weakly referenced: read it every time
+        return _read_sites(index)
+    found = _parsed[index] = _read_sites(index)
+    missing = [s.name for s in found if s.lat is None or s.lon is None]
+    if missing:
+        logger.warning(
+            "%d of %d meal sites have no usable coordinates: %s", len(missing), len(found), "、".join(missing)
+        )
+    return found
+
+
+def _read_sites(index: IndexLike) -> list[Site]:
     found: dict[str, tuple[float, Site]] = {}
     chunks = [i for i, m in enumerate(index.metas) if _is_sites_path(str(m.get("path", "")))]
     chunks.sort(key=lambda i: int(index.metas[i].get("chunk", 0) or 0))
@@ -106,8 +129,6 @@ def sites(index: IndexLike) -> list[Site]:
                 lat=_coordinate(row.get(COLUMNS["lat"], ""), -90, 90),
                 lon=_coordinate(row.get(COLUMNS["lon"], ""), -180, 180),
             )
-            if site.lat is None or site.lon is None:
-                logger.warning("meal site %s has no usable coordinates", name)
             found[name] = (order, site)
     return [site for _, site in sorted(found.values(), key=lambda pair: pair[0])]
 
