@@ -458,7 +458,7 @@ class Bench:
 # --- simulated residents ------------------------------------------------------------------------------
 
 RESIDENTS = 50
-THINK_MEAN_S = 2.0  # mean pause between a reply and the resident's next message (exponential)
+THINK_MEAN_S = 1.8  # mean pause between a reply and the resident's next message (exponential)
 EVAL_SETS = [REPO.parent / "shared" / "corpus" / "eval" / f"{name}.jsonl" for name in ("dev", "dev-hard")]
 
 
