@@ -402,7 +402,7 @@ class Bench:
                 load = Residents(api, proc.pid, pool, RESIDENTS)
                 seconds = 20.0 if self.quick else 45.0
                 log(
-                    f"bot: {RESIDENTS} residents reading ~{THINK_MEAN_S:.0f} s between messages, {seconds:.0f} s"
+                    f"bot: {RESIDENTS} residents reading ~{THINK_MEAN_S:.1f} s between messages, {seconds:.0f} s"
                 )
                 runs["paced"] = load.run(seconds, think_mean=THINK_MEAN_S, seed=1)
                 seconds = 15.0 if self.quick else 30.0
@@ -726,7 +726,7 @@ def table(r: dict[str, Any]) -> str:
         t = r["bot"]
         p, sat = t["paced"], t["saturation"]
         rows.append(
-            f"| bot, {t['residents']} residents reading ~{t['think_mean_s']:.0f} s between messages, fake Bot API "
+            f"| bot, {t['residents']} residents reading ~{t['think_mean_s']:.1f} s between messages, fake Bot API "
             f"(offered {p['offered_per_s']:.1f} msg/s) | **{p['per_s']:.1f} answers/s** (lowest 5-s window "
             f"{min(p['window_per_s'][1:-1] or p['window_per_s']):.1f}), p50 {p['p50_ms']:.0f} ms, p95 **{p['p95_ms']:.0f} ms**, "
             f"lost **{p['lost']}** ({p['answered']} in {p['seconds']:.0f} s) | ≥ 20/s, p95 ≤ 1 s, 0 lost | {_yes(t['met'])} |"
