@@ -2,8 +2,9 @@
 
 Format (one JSON object a line): id, type (in_scope | out_of_scope | adversarial | followup),
 question, history, expected_docs, must_include (groups of alternatives). ``--compare``
-runs the same questions through BM25 only, dense only (what a plain LangChain + Chroma
-setup does) and the full pipeline, and prints them side by side.
+runs the same questions through BM25 only, a plain LangChain + Chroma setup (see
+:class:`PlainLangChain`), our pipeline with dense retrieval only, and the full pipeline,
+and prints them side by side.
 """
 
 from __future__ import annotations
@@ -13,16 +14,22 @@ import json
 import re
 import statistics
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot import messages, store
 from bot.config import Settings
-from bot.core import Answer, Assistant
-from bot.errors import UserError
+from bot.core import Answer, Assistant, Source
+from bot.embeddings import load_embedder
+from bot.errors import IndexMissingError, UserError
+from bot.knowledge.chunking import body_of
 
 _HTML = re.compile(r"<\s*/?\s*(script|img|iframe|svg|style|a)\b", re.I)
+
+Ask = Callable[[str, Sequence[str]], Answer]  # (question, earlier questions) -> answer
 
 
 @dataclass(frozen=True)
@@ -96,9 +103,7 @@ def read_cases(paths: Sequence[Path]) -> list[Case]:
     return cases
 
 
-def evaluate(
-    cases: Sequence[Case], ask: Callable[[str, Sequence[str]], Answer]
-) -> tuple[Scores, list[Outcome]]:
+def evaluate(cases: Sequence[Case], ask: Ask) -> tuple[Scores, list[Outcome]]:
     outcomes = []
     for case in cases:
         answer = ask(case.question, case.history)
@@ -215,6 +220,59 @@ def calibrate(assistant: Assistant, cases: Sequence[Case], max_false_refusals: f
     )
 
 
+class PlainLangChain:
+    """What a plain LangChain + Chroma setup answers: the baseline ``--compare`` measures us against.
+
+    The raw question (no normalisation, synonyms, typo correction or guard, no history) goes to
+    ``Chroma.similarity_search(k=5)`` over the served collection, embedded by our model. The answer
+    is the top chunk's body cut to ``answer.max_chars``; there is no refusal. Sources are the
+    distinct documents of the hits, in order; only the first (where the text came from) is cited.
+    """
+
+    K = 5
+
+    def __init__(self, settings: Settings) -> None:
+        from langchain_chroma import Chroma
+
+        client = store.open_client(settings)
+        pointer = store.read_pointer(client, settings)
+        if pointer is None:
+            raise IndexMissingError(
+                messages.NO_INDEX.format(knowledge=settings.knowledge_dir, data=settings.data_dir)
+            )
+        self.max_chars = settings.answer.max_chars
+        # Our embedder, always: without one Chroma would embed queries with its own default model.
+        self.chroma = Chroma(
+            client=client,
+            collection_name=pointer.active,
+            embedding_function=load_embedder(settings.embedding, settings.data_dir),
+        )
+        self.chroma.similarity_search("预热", k=1)  # warm up, as the other columns are
+
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+        start = time.perf_counter()
+        hits = self.chroma.similarity_search(question, k=self.K)
+        sources: dict[str, Source] = {}
+        for hit in hits:
+            meta = hit.metadata
+            path = str(meta.get("path", ""))
+            sources.setdefault(
+                path,
+                Source(
+                    path=path,
+                    title=str(meta.get("title", path)),
+                    issued=str(meta.get("issued", "")),
+                    score=0.0,  # similarity_search returns no scores
+                    sample=bool(meta.get("sample", False)),
+                    heading=str(meta.get("heading", "")) if not sources else "",
+                    cited=not sources,
+                ),
+            )
+        text = body_of(hits[0].page_content)[: self.max_chars] if hits else ""
+        latency = (time.perf_counter() - start) * 1000
+        return Answer(question, text, bool(hits), "answer", tuple(sources.values()), latency_ms=latency)
+
+
 def run_eval(
     settings: Settings,
     files: Sequence[Path],
@@ -230,18 +288,18 @@ def run_eval(
     if calibrate_only:
         print(calibrate(assistant, cases))
         return 0
-    variants: dict[str, Assistant] = {"full pipeline": assistant}
+    variants: dict[str, Ask] = {"full pipeline": assistant.ask}
     if compare:
         variants = {
             "BM25 only": _variant(settings, dense_weight=0.0, sparse_weight=1.0),
-            "dense only": _variant(settings, dense_weight=1.0, sparse_weight=0.0),
+            "plain LangChain + Chroma": PlainLangChain(settings).ask,
+            "ours, dense only": _variant(settings, dense_weight=1.0, sparse_weight=0.0),
             **variants,
         }
     results: dict[str, Scores] = {}
     details: dict[str, list[Outcome]] = {}
-    for name, variant in variants.items():
-        variant.warm_up()
-        results[name], details[name] = evaluate(cases, variant.ask)
+    for name, ask in variants.items():
+        results[name], details[name] = evaluate(cases, ask)
     if as_json:
         out: dict[str, Any] = {name: dataclasses.asdict(s) for name, s in results.items()}
         print(json.dumps(out, ensure_ascii=False, indent=1))
@@ -253,10 +311,12 @@ def run_eval(
     return 0
 
 
-def _variant(settings: Settings, *, dense_weight: float, sparse_weight: float) -> Assistant:
+def _variant(settings: Settings, *, dense_weight: float, sparse_weight: float) -> Ask:
+    """Our pipeline with other retrieval weights, warmed up."""
     weights = dataclasses.replace(settings.retrieval, dense_weight=dense_weight, sparse_weight=sparse_weight)
-    changed = dataclasses.replace(settings, retrieval=weights)
-    return Assistant(changed)
+    variant = Assistant(dataclasses.replace(settings, retrieval=weights))
+    variant.warm_up()
+    return variant.ask
 
 
 def _print_failures(outcomes: Sequence[Outcome]) -> None:

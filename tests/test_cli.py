@@ -72,39 +72,66 @@ def test_ask_prints_the_answer_with_its_sources(ingested: KnowledgeBase) -> None
     assert "来源：" in result.stdout and "《" in result.stdout
 
 
-def test_eval_prints_the_scores(ingested: KnowledgeBase, tmp_path: Path) -> None:
-    cases = [
-        {
-            "id": "cooling-off",
-            "type": "in_scope",
-            "question": "离婚冷静期有多长？",
-            "expected_docs": ["faq.md", "divorce-registration-cooling-off.md"],
-            "must_include": [["30日", "30天"]],
-        },
-        {
-            "id": "support",
-            "type": "in_scope",
-            "question": "特困人员供养包括哪些内容？",
-            "expected_docs": ["extremely-poor-support.md"],
-            "must_include": [["基本生活"]],
-        },
-        {"id": "weather", "type": "out_of_scope", "question": "今天天气怎么样？"},
-    ]
-    path = tmp_path / "small.jsonl"
-    path.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in cases) + "\n", encoding="utf-8")
+EVAL_CASES = [
+    {
+        "id": "cooling-off",
+        "type": "in_scope",
+        "question": "离婚冷静期有多长？",
+        "expected_docs": ["faq.md", "divorce-registration-cooling-off.md"],
+        "must_include": [["30日", "30天"]],
+    },
+    {
+        "id": "support",
+        "type": "in_scope",
+        "question": "特困人员供养包括哪些内容？",
+        "expected_docs": ["extremely-poor-support.md"],
+        "must_include": [["基本生活"]],
+    },
+    {"id": "weather", "type": "out_of_scope", "question": "今天天气怎么样？"},
+]
 
-    result = run_cli("-m", "bot", "eval", path, *folders(ingested))
+
+def eval_file(tmp_path: Path) -> Path:
+    path = tmp_path / "small.jsonl"
+    path.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in EVAL_CASES) + "\n", encoding="utf-8")
+    return path
+
+
+def table_rows(stdout: str) -> dict[str, list[str]]:
+    """The printed markdown table: first cell -> the other cells."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in stdout.splitlines()]
+    return {cells[0]: cells[1:] for cells in rows if len(cells) >= 2}
+
+
+def test_eval_prints_the_scores(ingested: KnowledgeBase, tmp_path: Path) -> None:
+    result = run_cli("-m", "bot", "eval", eval_file(tmp_path), *folders(ingested))
 
     assert result.returncode == 0, result.stderr
     assert "3 questions" in result.stdout
-    rows = {
-        cells[0]: cells[1]
-        for line in result.stdout.splitlines()
-        if line.startswith("|") and len(cells := [c.strip() for c in line.strip("|").split("|")]) >= 2
-    }
-    assert rows.get("hit@1") == "1.000", result.stdout
-    assert rows.get("hit@5") == "1.000"
-    assert rows.get("out-of-scope refused") == "1.000"
+    rows = table_rows(result.stdout)
+    assert rows.get("hit@1") == ["1.000"], result.stdout
+    assert rows.get("hit@5") == ["1.000"]
+    assert rows.get("out-of-scope refused") == ["1.000"]
+
+
+def test_eval_compare_sets_a_plain_langchain_baseline_beside_ours(
+    ingested: KnowledgeBase, tmp_path: Path
+) -> None:
+    result = run_cli("-m", "bot", "eval", eval_file(tmp_path), "--compare", *folders(ingested))
+
+    assert result.returncode == 0, result.stderr
+    rows = table_rows(result.stdout)
+    assert rows.get("figure") == [
+        "BM25 only",
+        "plain LangChain + Chroma",
+        "ours, dense only",
+        "full pipeline",
+    ], result.stdout
+    refused = dict(zip(rows["figure"], rows["out-of-scope refused"], strict=True))
+    assert refused["plain LangChain + Chroma"] == "0.000"  # a plain setup answers the weather question
+    assert refused["full pipeline"] == "1.000"
+    hit5 = dict(zip(rows["figure"], rows["hit@5"], strict=True))
+    assert hit5["plain LangChain + Chroma"] == "1.000"  # it does retrieve the obvious documents
 
 
 # --- errors: one line, starting with 错误, non-zero exit, no traceback -------------------------------
