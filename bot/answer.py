@@ -19,6 +19,7 @@ from bot.knowledge.chunking import HEADING_SEP, table_rows
 from bot.retrieval import PLACE_WEIGHT, KnowledgeIndex, Passage, Retrieval
 
 SAME_PASSAGE = 0.25  # a unit of the best unit's passage joins the answer when this close to the best
+PASSAGE_DECAY = 0.4  # the k-th best passage's sentences count 1 / (1 + decay × k)
 TITLE_TERM = 0.7  # weight of a question term the document title has: it names the topic, not the sentence
 OTHER_PASSAGE = 0.35  # a unit of another passage joins the answer when this close to the best
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
@@ -181,7 +182,7 @@ def extract(
     units = [u for i, p in enumerate(passages) for u in units_of(p, i)]
     if not units:
         return Extract("", ())
-    prior = [1.0 / (1.0 + 0.6 * i) for i in range(len(passages))]
+    prior = [1.0 / (1.0 + PASSAGE_DECAY * i) for i in range(len(passages))]
     asked = set(text.cjk_bigrams(question))
     scored = sorted(
         (
