@@ -48,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("file", type=Path, nargs="+", help="JSON lines evaluation file(s)")
     ev.add_argument("--json", action="store_true", help="machine-readable output")
     ev.add_argument(
-        "--compare", action="store_true", help="BM25-only, dense-only and full pipeline side by side"
+        "--compare",
+        action="store_true",
+        help="BM25 only, a plain LangChain + Chroma baseline, our dense only and the full pipeline side by side",
     )
     ev.add_argument("--failures", action="store_true", help="list the questions that missed")
     ev.add_argument(
