@@ -540,7 +540,7 @@ class Residents:
             while not box.empty():
                 box.get_nowait()
         actions_before = self.chat_actions[0]
-        cpu_before = _bot_cpu(self.pid), time.process_time()
+        cpu_before = _bot_cpu(self.pid), time.process_time(), _machine_busy()
         started = time.monotonic()
         threads = [threading.Thread(target=resident, args=(i,)) for i in range(self.residents)]
         for th in threads:
@@ -548,7 +548,8 @@ class Residents:
         for th in threads:
             th.join()
         elapsed = time.monotonic() - started
-        bot_cpu, own_cpu = _bot_cpu(self.pid), time.process_time()
+        bot_cpu, own_cpu, busy = _bot_cpu(self.pid), time.process_time(), _machine_busy()
+        ours = sum(bot_cpu) - sum(cpu_before[0]) + own_cpu - cpu_before[1]
         n = max(1, len(latencies))
         return {
             "seconds": elapsed,
@@ -570,6 +571,8 @@ class Residents:
                 "bot_other_threads": (bot_cpu[1] - cpu_before[0][1]) * 1000 / n,
                 "bench_fake_api_and_residents": (own_cpu - cpu_before[1]) * 1000 / n,
             },
+            # CPU the rest of the machine took meanwhile (other people's jobs): what was left for the bot
+            "other_processes_cores": max(0.0, busy - cpu_before[2] - ours) / elapsed,
         }
 
 
@@ -606,6 +609,13 @@ def _window_rates(times: list[float], started: float, elapsed: float, width: flo
         if k < len(counts):
             counts[k] += 1
     return [c / width for c in counts]
+
+
+def _machine_busy() -> float:
+    """CPU seconds all cores have spent busy since boot (``/proc/stat``: everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _bot_cpu(pid: int) -> tuple[float, float]:
@@ -740,7 +750,8 @@ def table(r: dict[str, Any]) -> str:
         rows.append(
             f"| CPU per answered message, paced run: bot event loop / bot answering threads / fake API + residents "
             f"| {cpu['bot_event_loop']:.1f} / {cpu['bot_other_threads']:.1f} / "
-            f"{cpu['bench_fake_api_and_residents']:.1f} ms | — | — |"
+            f"{cpu['bench_fake_api_and_residents']:.1f} ms (other processes meanwhile: "
+            f"{p['other_processes_cores']:.1f} of {os.cpu_count()} cores) | — | — |"
         )
         rows.append(
             f"| peak memory (VmHWM = the process's own ru_maxrss) of the bot process | **{t['peak_rss_mb']:.0f} MB** | < 1.5 GB | {_yes(t['memory_met'])} |"
