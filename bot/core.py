@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import calculators, guard, meal_sites, messages, routing, store, text
+from bot import calculators, guard, intents, meal_sites, messages, routing, store, text
 from bot.answer import extract
 from bot.config import Settings
 from bot.errors import IndexMissingError, StoreUnavailableError
@@ -289,6 +289,8 @@ class Assistant:
         embedded = search_query
         if len(query) > LONG_QUESTION:
             embedded = search_query.replace(query, guard.gist(query, LONG_QUESTION))
+        if not intents.asks_where(query):
+            embedded = text.without_places(embedded)  # where the resident lives is not the topic
         return search(index, search_query, list(self.embedder.embed_query(embedded)), self.settings)
 
     def prepare(self, raw: str, index: KnowledgeIndex) -> str:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 K1 = 1.2
+SPARSE_LEAD = 1.0  # votes for the best keyword chunk when it leads the next by a wide margin
 PLACE_WEIGHT = 0.3  # weight of a place name in a question that does not ask where
 RARE_WORD = 10  # segmenter dictionary frequency under which a word the folder lacks may be a typo
 B = 0.75
@@ -287,6 +288,15 @@ def search(
     dense_hits = index.dense(vector, cfg.dense_k)
     dense_rank = sorted(dense_hits, key=lambda r: -dense_hits[r])
     fused = rrf([(dense_rank, cfg.dense_weight), (sparse_rank, cfg.sparse_weight)], cfg.rrf_k)
+    # Ranks alone hide how far ahead keywords put one chunk: scoring 54 where the next scores 12
+    # ("同乡会 … 名字能不能叫中华" in the rules for naming associations) earns up to one more vote.
+    if sparse_rank:
+        best = sparse_rank[0]
+        path = index.metas[best].get("path")
+        runner_up = next((r for r in sparse_rank if index.metas[r].get("path") != path), None)
+        if runner_up is not None:  # the best chunk of any other document
+            lead = 1.0 - float(sparse_all[runner_up]) / float(sparse_all[best])
+            fused[best] += SPARSE_LEAD * lead * cfg.sparse_weight / (cfg.rrf_k + 1)
     order = sorted(fused, key=lambda r: -fused[r])[:limit]
     passages = [
         Passage(

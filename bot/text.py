@@ -329,6 +329,13 @@ def is_place(term: str) -> bool:
     return len(term) >= 2 and any(term in p or p in term for p in place_names())
 
 
+def without_places(text: str) -> str:
+    """``text`` with the place names of 汕尾 taken out (longest first)."""
+    for place in sorted(place_names(), key=len, reverse=True):
+        text = text.replace(place, "")
+    return text
+
+
 def is_cjk(word: str) -> bool:
     return bool(_CJK.fullmatch(word))
 

@@ -295,7 +295,7 @@ def test_wizard_question_is_answered_by_the_dibao_calculator(client: TestClient)
     question = messages.WEB_WIZARD_QUESTION.format(area="农村", size=3, income=1200)
     data = client.post("/api/ask", json={"question": question}).json()
     assert data["answered"] is True
-    assert "人均 400" in data["answer"]
+    assert "人均400" in data["answer"]
     assert "低保" in data["answer"]
 
 
