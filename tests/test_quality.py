@@ -22,19 +22,21 @@ pytestmark = pytest.mark.skipif(
 def test_dev_set_scores_above_floor(ingested) -> None:
     scores, _ = evaluate(read_cases([EVAL / "dev.jsonl"]), ingested.assistant.ask)
     assert scores.hit5 >= 0.95
-    assert scores.hit1 >= 0.85
-    assert scores.facts >= 0.70
-    assert scores.refused_out_of_scope >= 0.75
+    assert scores.hit1 >= 0.90
+    assert scores.facts >= 0.85
+    assert scores.refused_out_of_scope >= 0.85
     assert scores.false_refusals <= 0.05
     assert scores.median_chars <= 400
 
 
 def test_hard_set_scores_above_floor(ingested) -> None:
     scores, _ = evaluate(read_cases([EVAL / "dev-hard.jsonl"]), ingested.assistant.ask)
-    assert scores.hit5 >= 0.90
-    assert scores.hit1 >= 0.70
-    assert scores.facts >= 0.55
-    assert scores.false_refusals <= 0.15
+    assert scores.hit5 >= 0.95
+    assert scores.hit1 >= 0.80
+    assert scores.facts >= 0.65
+    assert scores.refused_out_of_scope >= 0.80
+    assert scores.false_refusals <= 0.06
+    assert scores.median_chars <= 400
 
 
 def test_every_refusal_points_to_12345(ingested) -> None:
