@@ -12,26 +12,11 @@ from dataclasses import dataclass
 
 from bot import messages
 from bot.standards import Standards
+from bot.text import cn_number
 
 AREAS = {"urban": "城镇", "rural": "农村"}
 MEAL_STATUSES = ("特困", "低保边缘", "低保", "计划生育特殊家庭")
 
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "俩": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
 _NUMBER = r"(\d+(?:\.\d+)?\s*[万千kK]?|[零〇一二两俩三四五六七八九十百千万]+)"
 _HOUSEHOLD = re.compile(
     r"(?:一家|全家|家里|家庭|屋企)?\s*" + _NUMBER + r"\s*(?:口人|口之家|口|个人|人)(?!民|均|员|数)"
@@ -57,35 +42,6 @@ _URBAN = re.compile(r"城镇|城里|城市|市区|城区|县城|街道|居委|�
 class Result:
     text: str
     figures: dict[str, float]
-
-
-def cn_number(token: str) -> float | None:
-    """'2000' '2千' '1.5万' '两千五' '四' '十二' → a number (None when it is not one)."""
-    token = token.strip()
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([万千kK]?)", token)
-    if m:
-        factor = {"万": 10000, "千": 1000, "k": 1000, "K": 1000, "": 1}[m.group(2)]
-        return float(m.group(1)) * factor
-    if not token or any(ch not in _CN_DIGITS and ch not in _CN_UNITS for ch in token):
-        return None
-    total, section, digit = 0, 0, None
-    last_unit = 1
-    for ch in token:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-        else:
-            unit = _CN_UNITS[ch]
-            if unit == 10000:
-                total += (section + (digit or 0)) * unit
-                section, digit = 0, None
-            else:
-                section += (digit if digit is not None else 1) * unit
-                digit = None
-            last_unit = unit
-    if digit is not None:
-        # '两千五' means 2500: a trailing digit is one unit below the last one.
-        section += digit * (last_unit // 10 if last_unit >= 100 and token[-2] in _CN_UNITS else 1)
-    return float(total + section)
 
 
 @dataclass(frozen=True)

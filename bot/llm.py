@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bot import messages
+from bot import messages, text
 from bot.config import LLMSettings, Settings
 from bot.core import Answer, Source
 from bot.retrieval import Passage, Retrieval
@@ -38,22 +38,6 @@ _URL = re.compile(r"(?:https?://|www\.)[A-Za-z0-9.\-/_?=&%#:~+]+", re.I)
 _NUMBER = re.compile(r"([0-9]+(?:\.[0-9]+)?)(万)?")
 _THOUSANDS = re.compile(r"(?<![0-9])([0-9]{1,3})((?:,[0-9]{3})+)(?![0-9])")
 _PHONE = re.compile(r"(?<![0-9])[0-9]{3,4}[-\s]?[0-9]{7,8}(?![0-9])")
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_CN_BIG = {"万": 10**4, "亿": 10**8}
 # A Chinese numeral that counts something (三十日, 两个工作日, 五千元): a figure like any other.
 _CN_NUMBER = re.compile(
     r"(?<![0-9.])[零〇一二两三四五六七八九十百千][零〇一二两三四五六七八九十百千万亿]*"
@@ -193,7 +177,7 @@ def _figures(text_: str) -> list[tuple[str, frozenset[str]]]:
             forms.add(_norm(str(Decimal(m.group(1)) * 10000)))
         out.append((m.group(0), frozenset(forms)))
     for m in _CN_NUMBER.finditer(text_):
-        value = _cn_value(m.group(0))
+        value = int(text.cn_number(m.group(0)) or 0)
         forms = {str(value)} | ({_norm(str(Decimal(value) / 10000))} if m.group(0).endswith("万") else set())
         out.append((m.group(0), frozenset(forms)))
     return out
@@ -208,23 +192,6 @@ def _norm(number: str) -> str:
 
 def _digits(text_: str) -> str:
     return re.sub(r"[^0-9]", "", text_)
-
-
-def _cn_value(numeral: str) -> int:
-    """三十 → 30, 一千二百 → 1200, 两万 → 20000, 二〇二五 → 2025."""
-    if not any(ch in _CN_UNITS or ch in _CN_BIG for ch in numeral):
-        return int("".join(str(_CN_DIGITS[ch]) for ch in numeral))
-    total = section = digit = 0
-    for ch in numeral:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-        elif ch in _CN_UNITS:
-            section += (digit or 1) * _CN_UNITS[ch]
-            digit = 0
-        else:
-            total += (section + digit) * _CN_BIG[ch]
-            section = digit = 0
-    return total + section + digit
 
 
 def _citations(text_: str) -> tuple[int, ...]:

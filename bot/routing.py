@@ -33,19 +33,13 @@ class Departments:
     def read(cls, paths: Iterable[Path]) -> Departments:
         """Read '部门 | 词 词 词' lines; '#' starts a comment."""
         pairs: dict[str, str] = {}
-        for path in paths:
-            if not path.is_file():
+        for path, line_no, line in text.dictionary_lines(paths):
+            department, sep, words = line.partition("|")
+            if not sep or not department.strip() or not words.split():
+                logger.warning("%s:%d: expected '部门 | 词 词 …'", path, line_no)
                 continue
-            for line_no, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
-                line = raw.split("#", 1)[0].strip()
-                if not line:
-                    continue
-                department, sep, words = line.partition("|")
-                if not sep or not department.strip() or not words.split():
-                    logger.warning("%s:%d: expected '部门 | 词 词 …'", path, line_no)
-                    continue
-                for word in words.split():
-                    pairs[text.to_simplified(word).lower()] = department.strip()
+            for word in words.split():
+                pairs[text.to_simplified(word).lower()] = department.strip()
         return cls(tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0]))))
 
     def refer(self, question: str, passages: Sequence[str]) -> Referral | None:

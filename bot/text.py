@@ -12,7 +12,7 @@ import functools
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,6 +208,17 @@ def _compiled(pairs: tuple[tuple[str, str], ...]) -> tuple[re.Pattern[str], dict
     return re.compile("|".join(re.escape(v) for v, _ in pairs)), dict(pairs)
 
 
+def dictionary_lines(paths: Iterable[Path]) -> Iterator[tuple[Path, int, str]]:
+    """(file, line number, line) of every entry of the word lists that exist; '#' starts a comment."""
+    for path in paths:
+        if not path.is_file():
+            continue
+        for line_no, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+            line = raw.split("#", 1)[0].strip()
+            if line:
+                yield path, line_no, line
+
+
 def read_lexicon(paths: Iterable[Path]) -> Lexicon:
     """Read dictionaries: one group a line, canonical term first, variants after it.
 
@@ -218,26 +229,20 @@ def read_lexicon(paths: Iterable[Path]) -> Lexicon:
     """
     mapping: dict[str, str] = {}
     canonical: set[str] = set()
-    for path in paths:
-        if not path.is_file():
+    for path, line_no, line in dictionary_lines(paths):
+        parts = line.split("|") if "|" in line else line.split()
+        words = [to_simplified(to_halfwidth(w.strip())).lower() for w in parts if w.strip()]
+        if len(words) < 2:
+            logger.warning("%s:%d: a group needs a term and at least one variant", path, line_no)
             continue
-        for line_no, raw in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
-            parts = line.split("|") if "|" in line else line.split()
-            words = [to_simplified(to_halfwidth(w.strip())).lower() for w in parts if w.strip()]
-            if len(words) < 2:
-                logger.warning("%s:%d: a group needs a term and at least one variant", path, line_no)
-                continue
-            head, *variants = words
-            if head == "_":
-                head = ""
-            else:
-                canonical.add(head)
-                mapping.setdefault(head, head)
-            for v in variants:
-                mapping[v] = head
+        head, *variants = words
+        if head == "_":
+            head = ""
+        else:
+            canonical.add(head)
+            mapping.setdefault(head, head)
+        for v in variants:
+            mapping[v] = head
     pairs = tuple(sorted(mapping.items(), key=lambda kv: (-len(kv[0]), kv[0])))
     return Lexicon(pairs, frozenset(canonical))
 
@@ -320,8 +325,7 @@ def dictionary_freq(word: str) -> int:
 @functools.lru_cache(maxsize=1)
 def place_names() -> frozenset[str]:
     """Counties, districts and towns of 汕尾 (``bot/data/places.txt``)."""
-    lines = (line.split("#", 1)[0].strip() for line in PLACES.read_text(encoding="utf-8").splitlines())
-    return frozenset(line for line in lines if len(line) >= 2)
+    return frozenset(line for _, _, line in dictionary_lines([PLACES]) if len(line) >= 2)
 
 
 def is_place(term: str) -> bool:
@@ -345,3 +349,53 @@ def pinyin_key(word: str) -> str:
     from pypinyin import lazy_pinyin
 
     return " ".join(lazy_pinyin(word))
+
+
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10**4, "亿": 10**8}
+CN_NUMERAL_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS)
+
+
+def cn_number(token: str) -> float | None:
+    """'2000' '2千' '1.5万' '两千五' '四' '十二' '二〇二五' → a number (None when it is not one)."""
+    token = token.strip()
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([万千kK]?)", token)
+    if m:
+        factor = {"万": 10000, "千": 1000, "k": 1000, "K": 1000, "": 1}[m.group(2)]
+        return float(m.group(1)) * factor
+    if not token or any(ch not in _CN_DIGITS and ch not in _CN_UNITS for ch in token):
+        return None
+    if not any(ch in _CN_UNITS for ch in token):  # 二〇二五: digit by digit
+        return float("".join(str(_CN_DIGITS[ch]) for ch in token))
+    total, section, digit = 0, 0, None
+    last_unit = 1
+    for ch in token:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        else:
+            unit = _CN_UNITS[ch]
+            if unit >= 10**4:
+                total += (section + (digit or 0)) * unit
+                section, digit = 0, None
+            else:
+                section += (digit if digit is not None else 1) * unit
+                digit = None
+            last_unit = unit
+    if digit is not None:
+        # '两千五' means 2500: a trailing digit is one unit below the last one.
+        section += digit * (last_unit // 10 if last_unit >= 100 and token[-2] in _CN_UNITS else 1)
+    return float(total + section)

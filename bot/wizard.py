@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from bot import calculators, messages
 from bot.standards import Standards
+from bot.text import cn_number
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ def read_number(text: str) -> tuple[float | None, str]:
     if match.group(1):
         return None, messages.WIZ_NEGATIVE
     token = match.group(2) + (match.group(3) or "") if match.re is _DIGITS else match.group(2)
-    value = calculators.cn_number(token)
+    value = cn_number(token)
     if value is None:
         return None, messages.WIZ_NOT_A_NUMBER.format(text=shown)
     return value, ""

@@ -9,8 +9,9 @@ import pytest
 from conftest import STANDARDS_BLOCK as BLOCK
 
 from bot import calculators
-from bot.calculators import Diner, Household, cn_number, dibao, meal_subsidy, read_diner, read_household
+from bot.calculators import Diner, Household, dibao, meal_subsidy, read_diner, read_household
 from bot.standards import Standards, StandardsError, cross_check, parse
+from bot.text import cn_number
 
 
 @pytest.fixture
@@ -118,6 +119,9 @@ def test_reads_diners_from_free_text() -> None:
         ("十二", 12),
         ("三千零五十", 3050),
         ("四", 4),
+        ("二〇二五", 2025),
+        ("一亿两千万", 120_000_000),
+        ("三十", 30),
     ],
 )
 def test_chinese_numbers(token: str, value: float) -> None:
