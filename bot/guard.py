@@ -82,7 +82,7 @@ def gist(text: str, budget: int = 160) -> str:
     for sentence in reversed(asked or sentences):
         if picked and sum(map(len, picked)) + len(sentence) > budget:
             break
-        picked.insert(0, sentence[-MAX_QUESTION_CHARS:])
+        picked.insert(0, sentence[-budget:])
     return "".join(picked).strip()
 
 

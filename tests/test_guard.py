@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.guard import MAX_QUESTION_CHARS, screen
+from bot.guard import MAX_QUESTION_CHARS, gist, screen
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,10 @@ def test_a_long_rambling_message_keeps_its_question() -> None:
 
 def test_control_characters_are_removed() -> None:
     assert screen("低保\x00怎么\x1b申请").text == "低保怎么申请"
+
+
+def test_the_gist_of_a_run_on_message_is_its_asking_end_within_the_budget() -> None:
+    story = "我家里的情况比较复杂" * 100 + "请问低保怎么申请？"  # 1,009 characters, no full stop
+    got = gist(story, 60)
+    assert len(got) <= 60  # what is embedded stays short, however long the message
+    assert got.endswith("请问低保怎么申请？")
