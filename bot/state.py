@@ -168,6 +168,9 @@ class State:
         if fresh:
             self.path.chmod(0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Two commits per message: in WAL mode NORMAL syncs at checkpoints, not at every commit
+        # (a power cut may lose the last few rows of feedback or history; a crash loses nothing).
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
 
