@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from bot import intents, text
 from bot.knowledge.chunking import HEADING_SEP, table_rows
-from bot.retrieval import PLACE_WEIGHT, KnowledgeIndex, Passage, Retrieval
+from bot.retrieval import KnowledgeIndex, Passage, Retrieval, place_weights
 
 SAME_PASSAGE = 0.25  # a unit of the best unit's passage joins the answer when this close to the best
 PASSAGE_DECAY = 0.4  # the k-th best passage's sentences count 1 / (1 + decay × k)
@@ -161,9 +161,8 @@ def term_weights(index: KnowledgeIndex, query_words: Sequence[str], query: str) 
         # Bigrams across a function character ("保怎", "么申") are noise, not terms.
         if b not in text.STOPWORDS and b not in weights and not set(b) & text.FUNCTION_CHARS:
             weights[b] = 0.35 * index.bm25.idf_of(b)
-    if not intents.asks_where(query):
-        weights = {t: w * PLACE_WEIGHT if text.is_place(t) else w for t, w in weights.items()}
-    return weights
+    factors = place_weights(query, list(weights))
+    return {t: w * f for (t, w), f in zip(weights.items(), factors, strict=True)}
 
 
 def extract(

@@ -282,7 +282,7 @@ def search(
     """Rank chunks for an already normalised and corrected question."""
     cfg = settings.retrieval
     query_terms = text.tokens(query)
-    sparse_all = index.bm25.scores(query_terms, term_weights(query, query_terms))
+    sparse_all = index.bm25.scores(query_terms, place_weights(query, query_terms))
     sparse_k = min(cfg.sparse_k, len(index.ids))
     sparse_rank = [int(i) for i in np.argsort(-sparse_all)[:sparse_k] if sparse_all[i] > 0]
     dense_hits = index.dense(vector, cfg.dense_k)
@@ -324,7 +324,7 @@ def search(
     )
 
 
-def term_weights(query: str, terms: Sequence[str]) -> list[float]:
+def place_weights(query: str, terms: Sequence[str]) -> list[float]:
     """Place names count for less unless the question asks where: "我家在红海湾，低保标准一样吗"
     asks about the standard, not about 红海湾."""
     if intents.asks_where(query):
