@@ -145,9 +145,9 @@ class Bench:
         import langchain_chroma  # noqa: F401  (one-time imports outside the timings)
         import langchain_classic.indexes  # noqa: F401
 
+        from bot.answering.retrieval import KnowledgeIndex  # noqa: F401
         from bot.embeddings import load_embedder
-        from bot.knowledge.indexing import ingest, read_folder
-        from bot.retrieval import KnowledgeIndex  # noqa: F401
+        from bot.ingest.indexing import ingest, read_folder
 
         knowledge = shutil.copytree(REPO / "knowledge", self.root / "knowledge")
         data = self.data_dir("data-sample")
@@ -193,7 +193,7 @@ class Bench:
     # --- answer latency vs one query embedding ------------------------------------------------------
 
     def answer_latency(self, settings: Settings) -> None:
-        from bot.core import Assistant
+        from bot.answering.assistant import Assistant
 
         assistant = Assistant(settings)
         assistant.warm_up()
@@ -228,7 +228,7 @@ class Bench:
     # --- re-ingest 1 of 1000 ------------------------------------------------------------------------
 
     def reingest(self) -> None:
-        from bot.knowledge.indexing import ingest
+        from bot.ingest.indexing import ingest
 
         n = 1000
         knowledge = self.root / "knowledge-1000"
@@ -275,8 +275,8 @@ class Bench:
         import numpy as np
         from chromadb.config import Settings as ChromaSettings
 
-        from bot import store
-        from bot.retrieval import BM25
+        from bot import index_store
+        from bot.answering.retrieval import BM25
 
         sizes = [1_000, 100_000]
         dim = 384
@@ -291,7 +291,7 @@ class Bench:
         out: dict[str, Any] = {}
         for size in sizes:
             coll = client.get_or_create_collection(
-                f"synthetic_{size}", embedding_function=None, configuration=store.HNSW
+                f"synthetic_{size}", embedding_function=None, configuration=index_store.HNSW
             )  # type: ignore[arg-type]
             log(f"adding {size} random unit vectors to Chroma")
             t_add = time.perf_counter()
@@ -634,11 +634,11 @@ def _bot_cpu(pid: int) -> tuple[float, float]:
 PROFILE_BUCKETS = [  # (bucket, any of these in a stack's frames); the first that matches wins
     ("query embedding (SentenceTransformer.encode)", ("SentenceTransformer.encode", "QueryBatcher")),
     ("ask outside the model (normalise, BM25, Chroma, answer)", ("Assistant.ask",)),
-    ("SQLite state (history, answer log)", ("bot/state.py",)),
+    ("SQLite state (history, answer log)", ("bot/state/",)),
     ("sendChatAction", ("send_chat_action",)),
     ("sendMessage (PTB request, rate limiter, httpx)", ("send_message",)),
     ("getUpdates (polling, update parsing)", ("get_updates", "_update_fetcher")),
-    ("answer formatting (telegram_format)", ("telegram_format",)),
+    ("answer formatting (channels/telegram/format.py)", ("channels/telegram/format",)),
     ("PTB update dispatch and handlers", ("process_update", "telegram/ext/")),
     ("asyncio and httpx I/O", ("asyncio/", "httpx/", "httpcore/", "h11/")),
 ]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from bot.config import Settings, load_settings
 
 if TYPE_CHECKING:
-    from bot.core import Assistant
+    from bot.answering.assistant import Assistant
 from bot.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -105,14 +105,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         return _run(args, settings)
     if args.command == "web":
-        from bot.channels.web import serve
+        from bot.channels.web.app import serve
 
         return serve(_assistant(settings), settings, host=args.host, port=args.port)
     raise AssertionError(args.command)
 
 
 def _ingest(settings: Settings, *, rebuild: bool = False, dry_run: bool = False, quiet: bool = False) -> int:
-    from bot.knowledge.indexing import ingest
+    from bot.ingest.indexing import ingest
 
     report = ingest(settings, rebuild=rebuild, dry_run=dry_run, progress=not quiet and sys.stderr.isatty())
     print(report.summary())
@@ -120,7 +120,7 @@ def _ingest(settings: Settings, *, rebuild: bool = False, dry_run: bool = False,
 
 
 def _assistant(settings: Settings) -> Assistant:
-    from bot.core import Assistant
+    from bot.answering.assistant import Assistant
 
     assistant = Assistant(settings)
     assistant.index()  # fail now, with one clear line, if there is no index
@@ -128,7 +128,7 @@ def _assistant(settings: Settings) -> Assistant:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.core import Assistant
+    from bot.answering.assistant import Assistant
 
     assistant = Assistant(settings)
     if not args.jsonl:
@@ -160,14 +160,14 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.knowledge.indexing import is_stale
+    from bot.ingest.indexing import is_stale
 
     if not args.no_ingest and is_stale(settings):
         print("知识库有变化或尚未建立索引，正在导入…", file=sys.stderr)
         _ingest(settings, quiet=not sys.stderr.isatty())
     assistant = _assistant(settings)
     if os.environ.get("TELEGRAM_BOT_TOKEN"):
-        from bot.channels.telegram import run_bot
+        from bot.channels.telegram.app import run_bot
 
         return int(run_bot(assistant, settings))
     from bot.channels.console import chat

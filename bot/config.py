@@ -3,7 +3,7 @@
 Every key is checked against the dataclass that holds it, so a typo or a wrong
 type is reported with its full name (``retrieval.top_k``) instead of being
 ignored. Secrets never live here: tokens and API keys come from the
-environment (see :mod:`bot.channels.telegram` and :mod:`bot.llm`).
+environment (see :mod:`bot.channels.telegram.app` and :mod:`bot.answering.llm`).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class WebSettings:
 
 @dataclass(frozen=True)
 class LLMSettings:
-    """Optional grounded generation (see :mod:`bot.llm`); the extractive answer is the fallback."""
+    """Optional grounded generation (see :mod:`bot.answering.llm`); the extractive answer is the fallback."""
 
     enabled: bool = False
     base_url: str = ""  # an OpenAI-compatible API, e.g. "http://127.0.0.1:8000/v1"

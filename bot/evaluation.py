@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot import messages, store
+from bot import index_store, messages
+from bot.answering.assistant import Answer, Assistant, Source
 from bot.config import Settings
-from bot.core import Answer, Assistant, Source
 from bot.embeddings import load_embedder
 from bot.errors import IndexMissingError, UserError
-from bot.knowledge.chunking import body_of
+from bot.ingest.chunking import body_of
 
 _HTML = re.compile(r"<\s*/?\s*(script|img|iframe|svg|style|a)\b", re.I)
 
@@ -234,8 +234,8 @@ class PlainLangChain:
     def __init__(self, settings: Settings) -> None:
         from langchain_chroma import Chroma
 
-        client = store.open_client(settings)
-        pointer = store.read_pointer(client, settings)
+        client = index_store.open_client(settings)
+        pointer = index_store.read_pointer(client, settings)
         if pointer is None:
             raise IndexMissingError(
                 messages.NO_INDEX.format(knowledge=settings.knowledge_dir, data=settings.data_dir)

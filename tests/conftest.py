@@ -11,7 +11,7 @@ copies of the sample knowledge folder, and one ingested index for read-only test
   those two folders, with the repository's config.toml.
 * ``run_cli(*args, stdin=None)``: ``python <args>`` in a subprocess from the repository root.
 * ``ingested`` (session): the sample knowledge ingested once (the first-ingest report kept), with a
-  warm :class:`bot.core.Assistant`. Read-only: a test that changes things uses ``ingested_copy``.
+  warm :class:`bot.answering.assistant.Assistant`. Read-only: a test that changes things uses ``ingested_copy``.
 * ``ingested_copy`` (function): a private copy of ``ingested`` (knowledge and data folders) to
   change; its embedding cache is warm, so re-ingesting unchanged text costs no model call.
 """
@@ -33,8 +33,8 @@ import pytest
 from bot.config import DEFAULT_MODEL, Settings, load_settings
 
 if TYPE_CHECKING:  # imported where used, so unit tests that need neither stay quick to collect
-    from bot.core import Assistant
-    from bot.knowledge.indexing import IngestReport
+    from bot.answering.assistant import Assistant
+    from bot.ingest.indexing import IngestReport
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWLEDGE = REPO / "knowledge"
@@ -106,13 +106,13 @@ class KnowledgeBase:
 
     def ingest(self, **kwargs: bool) -> IngestReport:
         """Ingest in this process (no progress bars)."""
-        from bot.knowledge.indexing import ingest
+        from bot.ingest.indexing import ingest
 
         return ingest(self.settings, progress=False, **kwargs)
 
     def fresh_assistant(self) -> Assistant:
         """A new Assistant, as a restarted bot would have (no cached index)."""
-        from bot.core import Assistant
+        from bot.answering.assistant import Assistant
 
         return Assistant(self.settings)
 
@@ -125,7 +125,7 @@ def settings_for_fixture() -> Callable[[Path, Path], Settings]:
 
 def knowledge_base(knowledge: Path, data: Path) -> KnowledgeBase:
     """A KnowledgeBase for these folders (nothing is ingested here)."""
-    from bot.core import Assistant
+    from bot.answering.assistant import Assistant
 
     settings = settings_for(knowledge, data)
     return KnowledgeBase(settings, knowledge, data, Assistant(settings))
@@ -193,8 +193,8 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Knowl
     knowledge = copy_knowledge(root / "knowledge")
     data = new_data_dir(root / "data", model_dir)
     settings = settings_for(knowledge, data)
-    from bot.core import Assistant
-    from bot.knowledge.indexing import ingest
+    from bot.answering.assistant import Assistant
+    from bot.ingest.indexing import ingest
 
     report = ingest(settings, progress=False)
     assistant = Assistant(settings)

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from conftest import STANDARDS_BLOCK as BLOCK
 
-from bot import calculators
-from bot.calculators import Diner, Household, dibao, meal_subsidy, read_diner, read_household
-from bot.standards import Standards, StandardsError, cross_check, parse
+from bot.services import calculators
+from bot.services.calculators import Diner, Household, dibao, meal_subsidy, read_diner, read_household
+from bot.services.standards import Standards, StandardsError, cross_check, parse
 from bot.text import cn_number
 
 

@@ -22,9 +22,9 @@ import pytest
 from conftest import REPO, KnowledgeBase, run_cli
 
 from bot import messages
+from bot.answering.assistant import Assistant
 from bot.config import Settings
-from bot.core import Assistant
-from bot.knowledge.indexing import STATE_DB, ingest
+from bot.ingest.indexing import STATE_DB, ingest
 
 CHROMA = REPO / ".venv" / "bin" / "chroma"
 QUESTION = "结婚登记要带什么材料？"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.guard import MAX_QUESTION_CHARS, gist, screen
+from bot.answering.guard import MAX_QUESTION_CHARS, gist, screen
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from conftest import KNOWLEDGE, PYTHON, REPO, KnowledgeBase, knowledge_base, run_cli, source_paths
 
-from bot import messages, store
+from bot import index_store, messages
 from bot.config import Settings
-from bot.knowledge.indexing import CountingEmbeddings, ingest_lock, is_stale, read_folder
-from bot.knowledge.loaders import knowledge_files
+from bot.ingest.indexing import CountingEmbeddings, ingest_lock, is_stale, read_folder
+from bot.ingest.loaders import knowledge_files
 
 pytestmark = pytest.mark.slow
 
@@ -56,12 +56,12 @@ DELETED_FILE = "senior-age-allowance.md"
 DELETED_QUESTION = "高龄津贴每月发多少？"
 
 
-def served(settings: Settings) -> tuple[store.Pointer, collections.Counter[str]]:
+def served(settings: Settings) -> tuple[index_store.Pointer, collections.Counter[str]]:
     """The served pointer and how many chunks each knowledge path has in the served collection."""
-    client = store.open_client(settings)
-    pointer = store.read_pointer(client, settings)
+    client = index_store.open_client(settings)
+    pointer = index_store.read_pointer(client, settings)
     assert pointer is not None, "no index is served"
-    _, _, metas = store.fetch_all(store.get_collection(client, pointer.active))
+    _, _, metas = index_store.fetch_all(index_store.get_collection(client, pointer.active))
     return pointer, collections.Counter(str(m["path"]) for m in metas)
 
 

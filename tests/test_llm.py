@@ -22,11 +22,11 @@ from conftest import REPO, KnowledgeBase, run_cli
 from fake_openai import FakeOpenAI, Request
 
 from bot import messages
+from bot.answering.assistant import Answer, Assistant
+from bot.answering.llm import Rejected, check_reply, unsupported_figures
+from bot.answering.retrieval import Passage
 from bot.config import LLMSettings, Settings, load_settings
-from bot.core import Answer, Assistant
 from bot.errors import UserError
-from bot.llm import Rejected, check_reply, unsupported_figures
-from bot.retrieval import Passage
 
 KEY = "sk-test-5f1e9c2d7a0b4e6f"
 QUESTION = "离婚冷静期有多长？"

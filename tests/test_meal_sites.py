@@ -8,8 +8,9 @@ from types import SimpleNamespace
 import pytest
 from conftest import KnowledgeBase
 
-from bot import meal_sites, messages
-from bot.meal_sites import Site
+from bot import messages
+from bot.services import meal_sites
+from bot.services.meal_sites import Site
 
 SHANWEI_LAT = (22.5, 23.5)
 SHANWEI_LON = (114.8, 116.2)

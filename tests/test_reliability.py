@@ -28,7 +28,7 @@ from bot import messages, model_convert
 from bot.config import DEFAULT_MODEL, EmbeddingSettings
 from bot.embeddings import load_embedder, resolve_model
 from bot.errors import UserError
-from bot.knowledge.indexing import STATE_DB
+from bot.ingest.indexing import STATE_DB
 from tests.fake_bot_api import FakeBotAPI, parse_html
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -215,8 +215,8 @@ def test_token_is_never_printed_when_the_bot_cannot_start(ingested_copy: Knowled
 
 
 def _drive(kb: KnowledgeBase, api: FakeBotAPI, state_dir: Path, scenario: Callable[[Any], Any]) -> None:
-    from bot.channels.telegram import build_application
-    from bot.state import State
+    from bot.channels.telegram.app import build_application
+    from bot.state.database import State
 
     settings = dataclasses.replace(
         kb.settings, telegram=dataclasses.replace(kb.settings.telegram, questions_per_minute=100)
@@ -251,7 +251,7 @@ def test_token_is_never_logged_even_at_debug(
             await _feed(app, api.text_update("低保怎么申请？"))  # its reply fails: logged, apologised for
             await _feed(app, api.text_update("结婚登记要带什么材料？"))
 
-        from bot.channels.telegram import _private_logging
+        from bot.channels.telegram.app import _private_logging
 
         saved = {name: logging.getLogger(name).level for name in ("telegram", "httpx", "httpcore")}
         try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.state import REDACTED, RateLimiter, State, load_salt, redact
+from bot.state.database import REDACTED, RateLimiter, State, load_salt, redact
 
 
 class Clock:

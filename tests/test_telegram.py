@@ -31,9 +31,10 @@ import pytest
 from telegram import Message, Update
 
 from bot import messages
-from bot.channels import telegram as telegram_channel
-from bot.channels import telegram_format as fmt
-from bot.channels.telegram import (
+from bot.answering.assistant import Answer, Assistant
+from bot.channels.telegram import app as telegram_channel
+from bot.channels.telegram import format as fmt
+from bot.channels.telegram.app import (
     TOPICS,
     addressed_text,
     build_application,
@@ -42,8 +43,7 @@ from bot.channels.telegram import (
     webhook_options,
 )
 from bot.config import Settings, load_settings
-from bot.core import Answer, Assistant
-from bot.state import State
+from bot.state.database import State
 from tests.fake_bot_api import Call, FakeBotAPI, parse_html
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> KB:
     Set BOT_TEST_MODEL_DIR to a folder holding a converted ``multilingual-e5-small/`` to skip the
     model conversion (about 15 s).
     """
-    from bot.knowledge.indexing import ingest
+    from bot.ingest.indexing import ingest
 
     root = tmp_path_factory.mktemp("telegram-kb")
     knowledge = root / "knowledge"
@@ -684,7 +684,7 @@ def test_cli_bot_polls_and_stops_on_sigterm(kb: KB, api: FakeBotAPI, tmp_path: P
 
 
 def test_reingest_is_picked_up_by_the_running_bot(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
-    from bot.knowledge.indexing import ingest
+    from bot.ingest.indexing import ingest
 
     question = "海豚关爱计划什么时候申请？"
     new_doc = """---

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import messages
-from bot.channels import telegram_format as fmt
-from bot.core import Answer, KnowledgeInfo, Source
-from bot.state import Stats, Unanswered
+from bot.answering.assistant import Answer, KnowledgeInfo, Source
+from bot.channels.telegram import format as fmt
+from bot.state.database import Stats, Unanswered
 from tests.fake_bot_api import parse_html
 
 LIMIT = fmt.MAX_MESSAGE

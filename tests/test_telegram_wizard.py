@@ -1,6 +1,6 @@
 """Telegram: the self-check wizards and the nearest meal sites, through the fake Bot API.
 
-The real ``Application`` from :func:`bot.channels.telegram.build_application`, the real model and
+The real ``Application`` from :func:`bot.channels.telegram.app.build_application`, the real model and
 index (the session's ``ingested`` knowledge base), and :mod:`tests.fake_bot_api` on 127.0.0.1.
 """
 

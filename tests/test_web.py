@@ -18,10 +18,10 @@ from conftest import PYTHON, REPO, KnowledgeBase
 from fastapi.testclient import TestClient
 
 from bot import messages
-from bot.channels.web import CSP, create_app, render_page
+from bot.channels.web.app import CSP, create_app, render_page
 from bot.config import Settings
 from bot.errors import UserError
-from bot.state import STATE_FILE, State
+from bot.state.database import STATE_FILE, State
 
 MARRIAGE = "结婚登记要带什么材料？"
 
@@ -169,7 +169,7 @@ def test_healthz_reports_the_index(client: TestClient, ingested: KnowledgeBase) 
 
 
 def test_healthz_without_an_index_is_503_json(tmp_path: Path, make_data_dir: Any, state: State) -> None:
-    from bot.core import Assistant
+    from bot.answering.assistant import Assistant
     from tests.conftest import settings_for
 
     settings = settings_for(REPO / "knowledge", make_data_dir())
@@ -361,7 +361,7 @@ def test_cli_web_serves_until_stopped(ingested_copy: KnowledgeBase) -> None:
 
 
 def test_bind_refuses_a_port_in_use_with_a_user_error() -> None:
-    from bot.channels.web import bind
+    from bot.channels.web.app import bind
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -18,8 +18,8 @@ import pytest
 from conftest import KnowledgeBase
 
 from bot import messages
-from bot.channels.web import create_app
-from bot.state import State
+from bot.channels.web.app import create_app
+from bot.state.database import State
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from conftest import STANDARDS_BLOCK as BLOCK
 
-from bot import messages, wizard
+from bot import messages
 from bot.channels import console
-from bot.standards import Standards, parse
+from bot.services import wizard
+from bot.services.standards import Standards, parse
 
 TITLE = "汕尾市社会救助和福利保障标准一览（2025年）"
 

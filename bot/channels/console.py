@@ -11,9 +11,10 @@ import sys
 from collections import deque
 from typing import Any
 
-from bot import meal_sites, messages, wizard
-from bot.core import Assistant
+from bot import messages
+from bot.answering.assistant import Assistant
 from bot.errors import IndexMissingError, StoreUnavailableError
+from bot.services import meal_sites, wizard
 
 logger = logging.getLogger(__name__)
 

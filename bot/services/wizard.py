@@ -3,7 +3,7 @@
 A small state machine: :func:`start` gives the first :class:`Step`; :func:`answer` takes the
 state and what the resident typed (or the button they pressed, as its label) and returns a
 :class:`Turn` ``(state, reply, done)``. Invalid input keeps the state and re-asks politely;
-"取消" or ``/cancel`` ends the wizard at any step. The results come from :mod:`bot.calculators`
+"取消" or ``/cancel`` ends the wizard at any step. The results come from :mod:`bot.services.calculators`
 with the standards the caller passes (the served index's, so a re-ingest changes them too).
 
 States are plain data (:meth:`WizardState.to_json`), so a channel can keep them across restarts.
@@ -18,8 +18,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from bot import calculators, messages
-from bot.standards import Standards
+from bot import messages
+from bot.services import calculators
+from bot.services.standards import Standards
 from bot.text import cn_number
 
 logger = logging.getLogger(__name__)

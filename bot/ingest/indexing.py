@@ -5,7 +5,7 @@ How the pieces fit:
 * LangChain's indexing API (:func:`langchain_core.indexing.index`) with a
   :class:`SQLRecordManager` decides which chunks to add and which to delete
   (``cleanup="full"``): unchanged chunks are skipped, chunks of deleted files go.
-* It writes to the collection that is *not* being served (see :mod:`bot.store`);
+* It writes to the collection that is *not* being served (see :mod:`bot.index_store`);
   only when that collection is complete does the pointer flip. A ``kill -9`` at any
   moment leaves the served collection untouched; the next ingest finds the record
   manager and the collection out of step, resets that side and completes.
@@ -33,11 +33,11 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.stores import ByteStore
 
-from bot import messages, store
+from bot import index_store, messages
 from bot.config import Settings
 from bot.errors import IngestBusyError, UserError
-from bot.knowledge.chunking import chunk_document
-from bot.knowledge.loaders import SkipFile, knowledge_files, load_file
+from bot.ingest.chunking import chunk_document
+from bot.ingest.loaders import SkipFile, knowledge_files, load_file
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -248,7 +248,7 @@ def _attach_standards(doc: Document, chunks: list[Document]) -> list[str]:
 
     A malformed block makes the whole file a skip, so the previous, valid version keeps serving.
     """
-    from bot.standards import StandardsError, cross_check, parse
+    from bot.services.standards import StandardsError, cross_check, parse
 
     try:
         standards = parse(doc.metadata["standards"])
@@ -295,9 +295,9 @@ def ingest(
             results = read_folder(settings, progress)
             if not results:
                 raise UserError(messages.INGEST_NOTHING.format(path=settings.knowledge_dir))
-            client = store.open_client(settings)
-            pointer = store.read_pointer(client, settings)
-            sid = store.store_id(settings)
+            client = index_store.open_client(settings)
+            pointer = index_store.read_pointer(client, settings)
+            sid = index_store.store_id(settings)
             previous = read_manifest(conn, f"{sid}/{pointer.active}") if pointer else {}
             compare(results, previous, report)
             if dry_run:
@@ -317,7 +317,7 @@ def _write(
     settings: Settings,
     conn: sqlite3.Connection,
     client: ClientAPI,
-    pointer: store.Pointer | None,
+    pointer: index_store.Pointer | None,
     previous: dict[str, tuple[str, int]],
     results: list[FileResult],
     report: IngestReport,
@@ -333,12 +333,12 @@ def _write(
     from bot.embeddings import model_id
 
     mid = model_id(settings.embedding)
-    sid = store.store_id(settings)
-    target = store.inactive_side(pointer, settings)
+    sid = index_store.store_id(settings)
+    target = index_store.inactive_side(pointer, settings)
     record_manager = SQLRecordManager(f"{sid}/{target}", db_url=f"sqlite:///{settings.data_dir / STATE_DB}")
     record_manager.create_schema()
 
-    built_with = store.side_model(client, target)
+    built_with = index_store.side_model(client, target)
     stale_model = built_with is not None and built_with != mid
     unknown_model = built_with is None and pointer is not None and pointer.model != mid
     if rebuild or stale_model or unknown_model:
@@ -356,7 +356,7 @@ def _write(
         report.usable = pointer is not None
         return
 
-    collection = store.get_collection(client, target)
+    collection = index_store.get_collection(client, target)
     if collection.count() != len(record_manager.list_keys()):
         # A killed ingest left this side half-written; start it over (the cache keeps this cheap).
         logger.warning("collection %s is out of step with its records; resetting it", target)
@@ -371,7 +371,7 @@ def _write(
         client=client,
         collection_name=target,
         embedding_function=cached,
-        collection_configuration=store.HNSW,  # type: ignore[arg-type]
+        collection_configuration=index_store.HNSW,  # type: ignore[arg-type]
     )
     index(
         docs,
@@ -383,8 +383,8 @@ def _write(
         key_encoder="sha256",
     )
     bar.close()
-    written = store.get_collection(client, target)
-    written.modify(metadata={store.MODEL_KEY: mid})
+    written = index_store.get_collection(client, target)
+    written.modify(metadata={index_store.MODEL_KEY: mid})
     count = written.count()
     unique = len({_doc_key(d) for d in docs})
     if count != unique:
@@ -396,13 +396,13 @@ def _write(
     kept = set(report.kept_previous)
     files = {r.path: (r.sha256, len(r.chunks) if not r.skipped else int(r.path in kept)) for r in results}
     _write_manifest(conn, f"{sid}/{target}", files)
-    store.write_pointer(
+    index_store.write_pointer(
         client,
         settings,
-        store.Pointer(
+        index_store.Pointer(
             active=target,
             version=(pointer.version + 1) if pointer else 1,
-            ingested_at=store.now_iso(),
+            ingested_at=index_store.now_iso(),
             model=mid,
             documents=sum(1 for _, n in files.values() if n),
             chunks=count,
@@ -430,7 +430,7 @@ def _progress_bar(total: int, enabled: bool) -> Any:
 
 
 def _reset_side(client: ClientAPI, record_manager: Any, name: str) -> None:
-    store.drop_collection(client, name)
+    index_store.drop_collection(client, name)
     keys = record_manager.list_keys()
     if keys:
         record_manager.delete_keys(keys)
@@ -438,7 +438,7 @@ def _reset_side(client: ClientAPI, record_manager: Any, name: str) -> None:
 
 def _carry_forward(
     client: ClientAPI,
-    pointer: store.Pointer | None,
+    pointer: index_store.Pointer | None,
     results: list[FileResult],
     previous: dict[str, tuple[str, int]],
     report: IngestReport,
@@ -449,7 +449,7 @@ def _carry_forward(
     wanted = sorted(r.path for r in results if r.skipped and previous.get(r.path, ("", 0))[1] > 0)
     if not wanted:
         return []
-    collection = store.get_collection(client, pointer.active)
+    collection = index_store.get_collection(client, pointer.active)
     got = collection.get(where={"path": {"$in": wanted}}, include=["documents", "metadatas"])  # type: ignore[list-item, dict-item]
     docs = [
         Document(page_content=d or "", metadata=dict(m or {}))
@@ -462,15 +462,15 @@ def _carry_forward(
 def is_stale(settings: Settings) -> bool:
     """True when the served index is missing or differs from the knowledge folder (no model needed)."""
     try:
-        client = store.open_client(settings)
+        client = index_store.open_client(settings)
     except UserError:
         return True
-    pointer = store.read_pointer(client, settings)
+    pointer = index_store.read_pointer(client, settings)
     if pointer is None or not (settings.data_dir / STATE_DB).exists():
         return True
     conn = _connect(settings.data_dir)
     try:
-        manifest = read_manifest(conn, f"{store.store_id(settings)}/{pointer.active}")
+        manifest = read_manifest(conn, f"{index_store.store_id(settings)}/{pointer.active}")
     finally:
         conn.close()
     root = settings.knowledge_dir

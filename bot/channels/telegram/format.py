@@ -21,9 +21,9 @@ from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 from bot import messages
 
 if TYPE_CHECKING:
+    from bot.answering.assistant import Answer, KnowledgeInfo
     from bot.config import ContactSettings
-    from bot.core import Answer, KnowledgeInfo
-    from bot.state import Stats, Unanswered
+    from bot.state.database import Stats, Unanswered
 
 MAX_MESSAGE = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096
 MAX_CALLBACK_BYTES = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)  # 64
@@ -197,7 +197,7 @@ def answer_messages(
 
 def readable(body: str) -> str:
     """Knowledge Markdown made readable as plain text: tables as '列：值' lines, no ** or ` markup."""
-    from bot.knowledge.chunking import table_rows
+    from bot.ingest.chunking import table_rows
 
     lines = body.splitlines()
     out: list[str] = []

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot import intents, text
-from bot.knowledge.chunking import HEADING_SEP, table_rows
-from bot.retrieval import KnowledgeIndex, Passage, Retrieval, place_weights
+from bot.answering.retrieval import KnowledgeIndex, Passage, Retrieval, place_weights
+from bot.ingest.chunking import HEADING_SEP, table_rows
 
 SAME_PASSAGE = 0.25  # a unit of the best unit's passage joins the answer when this close to the best
 PASSAGE_DECAY = 0.4  # the k-th best passage's sentences count 1 / (1 + decay × k)

@@ -1,6 +1,6 @@
 """Eligibility arithmetic from the bureau's published standards, and reading it out of free text.
 
-Every figure comes from :class:`bot.standards.Standards` (the front matter of the standards
+Every figure comes from :class:`bot.services.standards.Standards` (the front matter of the standards
 document); every result says it is a preliminary estimate, names that document and its date,
 and says what the calculator cannot judge (assets, other conditions).
 """
@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from bot import messages
-from bot.standards import Standards
+from bot.services.standards import Standards
 from bot.text import cn_number
 
 AREAS = {"urban": "城镇", "rural": "农村"}

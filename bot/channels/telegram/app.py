@@ -1,4 +1,4 @@
-"""Telegram channel: python-telegram-bot handlers around :class:`bot.core.Assistant`.
+"""Telegram channel: python-telegram-bot handlers around :class:`bot.answering.assistant.Assistant`.
 
 :func:`build_application` registers every handler on one ``Application`` (the Bot API base URL is
 a parameter, so a self-hosted Bot API server or a test's fake one can stand in for Telegram);
@@ -9,7 +9,7 @@ Handlers get their dependencies from ``context.bot_data``, typed as :class:`BotD
 ``ContextTypes``. Answers are computed in a worker thread (``Assistant.ask`` is CPU-bound), at most
 ``max_concurrent_answers`` at a time, with a typing indicator once the resident has waited a moment
 (:data:`TYPING_AFTER`). Logs and stored analytics only ever see a salted hash of a user id (see
-:mod:`bot.state`).
+:mod:`bot.state.database`).
 """
 
 from __future__ import annotations
@@ -62,14 +62,16 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import guard, meal_sites, messages, wizard
-from bot.channels import telegram_format as fmt
+from bot import messages
+from bot.answering import guard
+from bot.answering.assistant import Assistant, KnowledgeInfo
+from bot.answering.retrieval import KnowledgeIndex
+from bot.channels.telegram import format as fmt
 from bot.config import Settings
-from bot.core import Assistant, KnowledgeInfo
 from bot.embeddings import set_threads
 from bot.errors import IndexMissingError, StoreUnavailableError, UserError
-from bot.retrieval import KnowledgeIndex
-from bot.state import RateLimiter, State
+from bot.services import meal_sites, wizard
+from bot.state.database import RateLimiter, State
 
 logger = logging.getLogger(__name__)
 

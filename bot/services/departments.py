@@ -16,7 +16,7 @@ from bot import text
 
 logger = logging.getLogger(__name__)
 
-BUILTIN = Path(__file__).resolve().parent / "data" / "other_departments.txt"
+BUILTIN = Path(__file__).resolve().parents[1] / "data" / "other_departments.txt"
 
 
 @dataclass(frozen=True)

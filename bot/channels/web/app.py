@@ -1,4 +1,4 @@
-"""Web channel: a small FastAPI app around :class:`bot.core.Assistant`, run by uvicorn.
+"""Web channel: a small FastAPI app around :class:`bot.answering.assistant.Assistant`, run by uvicorn.
 
 * ``POST /api/ask`` ``{"question": str, "history": [str]}`` → one line of ``ask --jsonl``
   (question, answer, answered, sources, latency_ms) plus ``answer_id`` (for feedback; null when
@@ -12,7 +12,7 @@
 Safety: the page sets every piece of data with ``textContent``; every response carries a strict
 Content-Security-Policy (no inline script or style); questions are rate-limited per client, bodies
 are size-limited, and every error is JSON with a message a person can read. Clients are known only
-by a salted hash of their address (see :mod:`bot.state`); raw addresses are never stored or logged.
+by a salted hash of their address (see :mod:`bot.state.database`); raw addresses are never stored or logged.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot import messages
+from bot.answering.assistant import Answer, Assistant
 from bot.config import Settings
-from bot.core import Answer, Assistant
 from bot.errors import UserError
-from bot.state import RateLimiter, State
+from bot.state.database import RateLimiter, State
 
 logger = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from decimal import Decimal
 from typing import Any
 
 from bot import messages, text
+from bot.answering.assistant import Answer, Source
+from bot.answering.retrieval import Passage, Retrieval
 from bot.config import LLMSettings, Settings
-from bot.core import Answer, Source
-from bot.retrieval import Passage, Retrieval
 
 logger = logging.getLogger(__name__)
 

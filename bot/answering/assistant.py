@@ -17,11 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import calculators, guard, intents, meal_sites, messages, routing, store, text
-from bot.answer import extract
+from bot import index_store, intents, messages, text
+from bot.answering import guard
+from bot.answering.extract import extract
+from bot.answering.retrieval import DocHit, KnowledgeIndex, Retrieval, search
 from bot.config import Settings
 from bot.errors import IndexMissingError, StoreUnavailableError
-from bot.retrieval import DocHit, KnowledgeIndex, Retrieval, search
+from bot.services import calculators, departments, meal_sites
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +116,8 @@ class Assistant:
         paths = [text.BUILTIN_SYNONYMS, settings.knowledge_dir / settings.knowledge.synonyms_file]
         self.synonyms = text.read_lexicon(paths)
         self.dialect = text.read_lexicon([text.CANTONESE, text.ENGLISH])
-        self.departments = routing.Departments.read(
-            [routing.BUILTIN, settings.knowledge_dir / settings.knowledge.departments_file]
+        self.departments = departments.Departments.read(
+            [departments.BUILTIN, settings.knowledge_dir / settings.knowledge.departments_file]
         )
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -145,8 +147,8 @@ class Assistant:
             reconnected = self._client is None
             try:
                 if self._client is None:
-                    self._client = store.open_client(self.settings)
-                pointer = store.read_pointer(self._client, self.settings)
+                    self._client = index_store.open_client(self.settings)
+                pointer = index_store.read_pointer(self._client, self.settings)
             except StoreUnavailableError:
                 self._client = None
                 raise
@@ -164,7 +166,7 @@ class Assistant:
             if self._index is not None and self._index.pointer == pointer:
                 if reconnected:
                     # Reconnected after the store was lost: same version, so only rebind the collection.
-                    self._index.collection = store.get_collection(self._client, pointer.active)
+                    self._index.collection = index_store.get_collection(self._client, pointer.active)
                 return False
             self._index = KnowledgeIndex.load(self.settings, self._client, pointer, self.synonyms)
             return True
@@ -267,7 +269,7 @@ class Assistant:
         found = [d.path for d in retrieval.docs[:3]]
         return topic in found
 
-    def referral(self, retrieval: Retrieval) -> routing.Referral | None:
+    def referral(self, retrieval: Retrieval) -> departments.Referral | None:
         """Another department's business, when the question names it and the found passages do not."""
         return self.departments.refer(retrieval.query, [p.text for p in retrieval.passages[:3]])
 
@@ -370,7 +372,7 @@ class Assistant:
         self, answer: Answer, retrieval: Retrieval, used: Sequence[Any], query: str, earlier: Sequence[str]
     ) -> Answer:
         """[llm] enabled: the model's wording, grounded on the passages; on any failure ``answer`` itself."""
-        from bot import llm
+        from bot.answering import llm
 
         try:
             return llm.generate(self.settings, answer, retrieval, used, query, earlier)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot import intents, store, text
+from bot import index_store, intents, text
 from bot.config import Settings
-from bot.knowledge.chunking import body_of
-from bot.standards import Standards
+from bot.ingest.chunking import body_of
+from bot.services.standards import Standards
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -138,7 +138,7 @@ class KnowledgeIndex:
 
     def __init__(
         self,
-        pointer: store.Pointer,
+        pointer: index_store.Pointer,
         collection: Collection,
         ids: list[str],
         texts: list[str],
@@ -185,10 +185,10 @@ class KnowledgeIndex:
 
     @classmethod
     def load(
-        cls, settings: Settings, client: Any, pointer: store.Pointer, synonyms: text.Lexicon
+        cls, settings: Settings, client: Any, pointer: index_store.Pointer, synonyms: text.Lexicon
     ) -> KnowledgeIndex:
-        collection = store.get_collection(client, pointer.active)
-        ids, texts, metas = store.fetch_all(collection)
+        collection = index_store.get_collection(client, pointer.active)
+        ids, texts, metas = index_store.fetch_all(collection)
         logger.info("loaded index v%d: %d chunks from %s", pointer.version, len(ids), pointer.active)
         return cls(pointer, collection, ids, texts, metas, synonyms)
 

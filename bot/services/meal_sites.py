@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot import messages
-from bot.knowledge.chunking import table_records
+from bot.ingest.chunking import table_records
 
 logger = logging.getLogger(__name__)
 

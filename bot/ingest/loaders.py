@@ -70,7 +70,7 @@ class _Parsed:
     issued: str = ""
     source: str = ""
     sample: bool = False
-    standards: Any = None  # the front matter's ``standards`` block, validated by bot.standards at ingest
+    standards: Any = None  # the front matter's ``standards`` block, validated by bot.services.standards at ingest
 
 
 # --- the folder ------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The web channel: a FastAPI app (JSON API and one page) served by uvicorn."""

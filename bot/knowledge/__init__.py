@@ -1,1 +1,0 @@
-"""The knowledge folder: loading files, chunking them and indexing the chunks."""

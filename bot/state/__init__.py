@@ -1,0 +1,1 @@
+"""What channels remember between messages and restarts: history, answer log, feedback, wizards."""
