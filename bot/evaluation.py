@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from bot import index_store, messages
-from bot.answering.assistant import Answer, Assistant, Source
+from bot.answering.assistant import Assistant
 from bot.config import Settings
 from bot.embeddings import load_embedder
 from bot.errors import IndexMissingError, UserError
-from bot.ingest.chunking import body_of
+from bot.records import Answer, Chunk, Source, body_of
 
 _HTML = re.compile(r"<\s*/?\s*(script|img|iframe|svg|style|a)\b", re.I)
 
@@ -254,17 +254,16 @@ class PlainLangChain:
         hits = self.chroma.similarity_search(question, k=self.K)
         sources: dict[str, Source] = {}
         for hit in hits:
-            meta = hit.metadata
-            path = str(meta.get("path", ""))
+            chunk = Chunk.from_meta(hit.metadata)
             sources.setdefault(
-                path,
+                chunk.path,
                 Source(
-                    path=path,
-                    title=str(meta.get("title", path)),
-                    issued=str(meta.get("issued", "")),
+                    path=chunk.path,
+                    title=chunk.title,
+                    issued=chunk.issued,
                     score=0.0,  # similarity_search returns no scores
-                    sample=bool(meta.get("sample", False)),
-                    heading=str(meta.get("heading", "")) if not sources else "",
+                    sample=chunk.sample,
+                    heading=chunk.heading if not sources else "",
                     cited=not sources,
                 ),
             )

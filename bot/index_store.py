@@ -148,10 +148,10 @@ def side_model(client: ClientAPI, name: str) -> str | None:
     from chromadb.errors import NotFoundError
 
     try:
-        meta = client.get_collection(name, embedding_function=None).metadata or {}
+        collection = client.get_collection(name, embedding_function=None)
     except (NotFoundError, ValueError):
         return None
-    value = meta.get(MODEL_KEY)
+    value = (collection.metadata or {}).get(MODEL_KEY)
     return str(value) if value else None
 
 

@@ -9,8 +9,9 @@ from conftest import KNOWLEDGE
 from langchain_core.documents import Document
 
 from bot.config import ChunkingSettings, load_settings
-from bot.ingest.chunking import HEADING_SEP, chunk_body, chunk_document, table_rows
+from bot.ingest.chunking import chunk_body, chunk_document
 from bot.ingest.loaders import knowledge_files, load_file
+from bot.records import HEADING_SEP, table_rows
 
 SMALL = ChunkingSettings(max_chars=120, min_chars=40)
 

@@ -13,8 +13,8 @@ from conftest import KnowledgeBase
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.answering.assistant import Answer
 from bot.channels.telegram import format as fmt
+from bot.records import Answer
 from tests.fake_bot_api import parse_html, utf16_len
 
 TELEGRAM_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}

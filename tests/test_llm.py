@@ -22,11 +22,11 @@ from conftest import REPO, KnowledgeBase, run_cli
 from fake_openai import FakeOpenAI, Request
 
 from bot import messages
-from bot.answering.assistant import Answer, Assistant
+from bot.answering.assistant import Assistant
 from bot.answering.llm import Rejected, check_reply, unsupported_figures
-from bot.answering.retrieval import Passage
 from bot.config import LLMSettings, Settings, load_settings
 from bot.errors import UserError
+from bot.records import Answer, Chunk, Passage
 
 KEY = "sk-test-5f1e9c2d7a0b4e6f"
 QUESTION = "离婚冷静期有多长？"
@@ -382,13 +382,8 @@ def test_ask_jsonl_with_llm_enabled_end_to_end(
 
 
 def passage(body: str, n: int = 1) -> Passage:
-    meta = {
-        "path": f"doc{n}.md",
-        "title": f"文件{n}",
-        "heading": f"文件{n} › 一、说明",
-        "issued": "2025-04-06",
-    }
-    return Passage(f"id{n}", f"文件{n} › 一、说明\n{body}", meta, 0.9, 1.0, 0.1)
+    chunk = Chunk(path=f"doc{n}.md", title=f"文件{n}", heading=f"文件{n} › 一、说明", issued="2025-04-06")
+    return Passage(f"id{n}", f"文件{n} › 一、说明\n{body}", chunk, 0.9, 1.0, 0.1)
 
 
 SOURCE = passage(

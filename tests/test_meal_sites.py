@@ -9,6 +9,7 @@ import pytest
 from conftest import KnowledgeBase
 
 from bot import messages
+from bot.records import Chunk
 from bot.services import meal_sites
 from bot.services.meal_sites import Site
 
@@ -18,8 +19,8 @@ SHANWEI_LON = (114.8, 116.2)
 
 def fake_index(table: str, path: str = meal_sites.SITES_PATH) -> SimpleNamespace:
     """An index with one table chunk of ``path``."""
-    meta = {"path": path, "title": "名录", "issued": "2025-06-01", "sample": True, "chunk": 0}
-    return SimpleNamespace(texts=[f"名录 › 一、名录\n{table}"], metas=[meta])
+    chunk = Chunk(path=path, title="名录", issued="2025-06-01", sample=True, chunk=0)
+    return SimpleNamespace(texts=[f"名录 › 一、名录\n{table}"], chunks=[chunk])
 
 
 # --- from the served index ------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import pytest
 from telegram import Message, Update
 
 from bot import messages
-from bot.answering.assistant import Answer, Assistant
+from bot.answering.assistant import Assistant
 from bot.channels.telegram import app as telegram_channel
 from bot.channels.telegram import format as fmt
 from bot.channels.telegram.app import (
@@ -43,6 +43,7 @@ from bot.channels.telegram.app import (
     webhook_options,
 )
 from bot.config import Settings, load_settings
+from bot.records import Answer, Chunk
 from bot.state.database import State
 from tests.fake_bot_api import Call, FakeBotAPI, parse_html
 
@@ -153,19 +154,19 @@ def assert_all_accepted(api: FakeBotAPI) -> None:
 
 
 def test_topic_questions_come_from_the_faq_then_the_topic_guides() -> None:
-    metas = [
-        {"path": "faq.md", "category": "faq", "kind": "faq", "chunk": 2, "heading": "问答 › 婚姻登记", "question": "法定结婚年龄是多少？"},
-        {"path": "faq.md", "category": "faq", "kind": "faq", "chunk": 1, "heading": "问答 › 老年助餐与养老", "question": "助餐补贴一天能用几次？"},
-        {"path": "faq.md", "category": "faq", "kind": "faq", "chunk": 3, "heading": "问答 › 社会救助", "question": "低保去哪里申请？"},
-        {"path": "meal.md", "category": "elderly", "kind": "list", "chunk": 0, "title": "老年助餐服务指南", "issued": "2025-04-01"},
-        {"path": "meal.md", "category": "elderly", "kind": "list", "chunk": 1, "title": "老年助餐服务指南", "issued": "2025-04-01"},
-        {"path": "care.md", "category": "elderly", "kind": "text", "chunk": 0, "title": "养老机构入住须知", "issued": "2025-06-01"},
-        {"path": "old.md", "category": "elderly", "kind": "faq", "chunk": 0, "question": "长者饭堂几点开门？"},
+    chunks = [
+        Chunk("faq.md", category="faq", kind="faq", chunk=2, heading="问答 › 婚姻登记", question="法定结婚年龄是多少？"),
+        Chunk("faq.md", category="faq", kind="faq", chunk=1, heading="问答 › 老年助餐与养老", question="助餐补贴一天能用几次？"),
+        Chunk("faq.md", category="faq", kind="faq", chunk=3, heading="问答 › 社会救助", question="低保去哪里申请？"),
+        Chunk("meal.md", category="elderly", kind="list", chunk=0, title="老年助餐服务指南", issued="2025-04-01"),
+        Chunk("meal.md", category="elderly", kind="list", chunk=1, title="老年助餐服务指南", issued="2025-04-01"),
+        Chunk("care.md", category="elderly", kind="text", chunk=0, title="养老机构入住须知", issued="2025-06-01"),
+        Chunk("old.md", category="elderly", kind="faq", chunk=0, question="长者饭堂几点开门？"),
     ]  # fmt: skip
-    elderly = topic_questions(metas, TOPICS["elderly"])
+    elderly = topic_questions(chunks, TOPICS["elderly"])
     assert elderly == ["助餐补贴一天能用几次？", "长者饭堂几点开门？", "老年助餐服务指南", "养老机构入住须知"]
-    assert topic_questions(metas, TOPICS["marriage"]) == ["法定结婚年龄是多少？"]
-    assert topic_questions(metas, TOPICS["assistance"], limit=1) == ["低保去哪里申请？"]
+    assert topic_questions(chunks, TOPICS["marriage"]) == ["法定结婚年龄是多少？"]
+    assert topic_questions(chunks, TOPICS["assistance"], limit=1) == ["低保去哪里申请？"]
 
 
 def test_section_text_joins_the_chunks_of_one_section_in_order() -> None:
@@ -176,11 +177,11 @@ def test_section_text_joins_the_chunks_of_one_section_in_order() -> None:
             "指南 › 三、流程\n别的",
             "其他 › 二、材料\n不相干",
         ],
-        metas=[
-            {"path": "a.md", "heading": "指南 › 二、材料", "chunk": 2},
-            {"path": "a.md", "heading": "指南 › 二、材料", "chunk": 1},
-            {"path": "a.md", "heading": "指南 › 三、流程", "chunk": 3},
-            {"path": "b.md", "heading": "指南 › 二、材料", "chunk": 1},
+        chunks=[
+            Chunk("a.md", heading="指南 › 二、材料", chunk=2),
+            Chunk("a.md", heading="指南 › 二、材料", chunk=1),
+            Chunk("a.md", heading="指南 › 三、流程", chunk=3),
+            Chunk("b.md", heading="指南 › 二、材料", chunk=1),
         ],
     )
 

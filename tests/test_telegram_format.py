@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import messages
-from bot.answering.assistant import Answer, KnowledgeInfo, Source
 from bot.channels.telegram import format as fmt
+from bot.records import Answer, KnowledgeInfo, Source
 from bot.state.database import Stats, Unanswered
 from tests.fake_bot_api import parse_html
 

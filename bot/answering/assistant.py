@@ -14,15 +14,15 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot import index_store, intents, messages, text
 from bot.answering import guard
 from bot.answering.extract import extract
-from bot.answering.retrieval import DocHit, KnowledgeIndex, Retrieval, search
+from bot.answering.retrieval import KnowledgeIndex, search
 from bot.config import Settings
 from bot.errors import IndexMissingError, StoreUnavailableError
+from bot.records import Answer, Chunk, DocHit, KnowledgeInfo, Retrieval, Source
 from bot.services import calculators, departments, meal_sites
 
 logger = logging.getLogger(__name__)
@@ -35,72 +35,6 @@ _FOLLOW_UP_START = re.compile(
 _ANAPHORA = re.compile(r"这个|那个|这种|那种|这些|那些|它|上面说|刚才|还能|也能|也要|也可以|同样")
 FAQ_CATEGORY = "faq"
 _REDIRECT_SECTION = re.compile(r"不属于|非民政|其他部门")
-
-
-@dataclass(frozen=True)
-class Source:
-    path: str  # relative to the knowledge folder
-    title: str
-    issued: str
-    score: float
-    sample: bool
-    heading: str = ""  # heading path of the passage the answer came from
-    cited: bool = True  # the answer text was taken from this document
-
-    def as_json(self) -> dict[str, Any]:
-        return {"path": self.path, "title": self.title, "issued": self.issued, "score": round(self.score, 4)}
-
-
-@dataclass(frozen=True)
-class Answer:
-    question: str
-    text: str  # the answer itself, plain text, without the sources
-    answered: bool
-    kind: str  # "answer" | "dont_know" | "other_department" | "empty" | "no_text" | "injection" | ...
-    sources: tuple[Source, ...] = ()
-    latency_ms: float = 0.0
-    notes: tuple[str, ...] = field(default=())  # e.g. the sample-data notice
-
-    @property
-    def cited(self) -> tuple[Source, ...]:
-        return tuple(s for s in self.sources if s.cited)
-
-    @property
-    def section_source(self) -> Source | None:
-        """The source whose section the answer was taken from (what 查看原文 shows), if any."""
-        return next((s for s in (*self.cited, *self.sources) if s.heading), None)
-
-    def render(self) -> str:
-        """Plain text with sources, as the console and ``ask`` print it."""
-        parts = [self.text]
-        named = [s for s in self.cited if f"《{s.title}》" not in self.text]  # not already named in the text
-        if named:
-            lines = [
-                messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详", path=s.path)
-                for s in named
-            ]
-            parts.append(f"{messages.SOURCES_HEADING}：" + "；".join(lines))
-        parts += list(self.notes)
-        return "\n".join(p for p in parts if p)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "answer": self.render(),
-            "answered": self.answered,
-            "sources": [s.as_json() for s in self.sources],
-            "latency_ms": round(self.latency_ms, 1),
-        }
-
-
-@dataclass(frozen=True)
-class KnowledgeInfo:
-    documents: int
-    chunks: int
-    version: int
-    ingested_at: str
-    categories: dict[str, int]
-    titles: dict[str, str]  # path -> title
 
 
 class Assistant:
@@ -265,7 +199,7 @@ class Assistant:
         scores = index.bm25.scores(text.tokens(previous))
         if not len(scores) or scores.max() <= 0:
             return False
-        topic = str(index.metas[int(scores.argmax())].get("path", ""))
+        topic = index.chunks[int(scores.argmax())].path
         found = [d.path for d in retrieval.docs[:3]]
         return topic in found
 
@@ -385,14 +319,8 @@ class Assistant:
     def _from_document(self, question: str, text_: str, path: str, kind: str, retrieval: Retrieval) -> Answer:
         """An answer computed from one document (a calculator, the meal-site directory), citing it first;
         the guides retrieval found follow, uncited."""
-        meta = next((m for m in self.index().metas if m.get("path") == path), {})
-        source = Source(
-            path=path,
-            title=str(meta.get("title", path)),
-            issued=str(meta.get("issued", "")),
-            score=1.0,
-            sample=bool(meta.get("sample", False)),
-        )
+        chunk = next((c for c in self.index().chunks if c.path == path), Chunk(path, title=path))
+        source = Source(path=path, title=chunk.title, issued=chunk.issued, score=1.0, sample=chunk.sample)
         related = [d for d in retrieval.docs if d.path != path][:4]
         best = retrieval.passages[0] if retrieval.passages else None
         sources = (source, *self._sources(related, best, cited=set()))
@@ -402,7 +330,7 @@ class Assistant:
     def _redirects(self, found: Any, retrieval: Retrieval) -> bool:
         """The knowledge itself says this is another department's business."""
         best = found.passages[0]
-        in_redirect_section = bool(_REDIRECT_SECTION.search(str(best.meta.get("heading", ""))))
+        in_redirect_section = bool(_REDIRECT_SECTION.search(best.chunk.heading))
         says_so = "不属于民政" in found.text
         return (
             in_redirect_section or says_so
@@ -417,7 +345,7 @@ class Assistant:
                 issued=d.issued,
                 score=d.score,
                 sample=d.sample,
-                heading=str(best.meta.get("heading", "")) if best is not None and d.path == best.path else "",
+                heading=best.chunk.heading if best is not None and d.path == best.path else "",
                 cited=cited is None or d.path in cited,
             )
             for d in docs
@@ -433,11 +361,11 @@ class Assistant:
         index = self.index()
         titles: dict[str, str] = {}
         categories: dict[str, int] = {}
-        for meta in index.metas:
-            path = str(meta.get("path", ""))
+        for chunk in index.chunks:
+            path = chunk.path
             if path not in titles:
-                titles[path] = str(meta.get("title", path))
-                cat = str(meta.get("category", "") or "other")
+                titles[path] = chunk.title
+                cat = chunk.category or "other"
                 categories[cat] = categories.get(cat, 0) + 1
         p = index.pointer
         return KnowledgeInfo(len(titles), len(index.ids), p.version, p.ingested_at, categories, titles)

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot import intents, text
-from bot.answering.retrieval import KnowledgeIndex, Passage, Retrieval, place_weights
-from bot.ingest.chunking import HEADING_SEP, table_rows
+from bot.answering.retrieval import KnowledgeIndex, place_weights
+from bot.records import Passage, Retrieval, table_rows
 
 SAME_PASSAGE = 0.25  # a unit of the best unit's passage joins the answer when this close to the best
 PASSAGE_DECAY = 0.4  # the k-th best passage's sentences count 1 / (1 + decay × k)
@@ -75,12 +75,9 @@ class Extract:
 
 def units_of(passage: Passage, index: int) -> list[Unit]:
     """Cut one passage body into answerable units, each knowing the section it stands under."""
-    heading = str(passage.meta.get("heading", ""))
-    section = heading.split(HEADING_SEP)[-1] if HEADING_SEP in heading else ""
-    title = str(passage.meta.get("title", ""))
-    question = str(passage.meta.get("question", ""))
+    chunk = passage.chunk
     return [
-        dataclasses.replace(u, section=section, title=title, question=question)
+        dataclasses.replace(u, section=chunk.section, title=chunk.title, question=chunk.question)
         for u in _units(passage, index)
     ]
 
@@ -89,11 +86,10 @@ def _units(passage: Passage, index: int) -> list[Unit]:
     out: list[Unit] = []
     group = 0
     body = passage.body
-    if passage.meta.get("kind") == "faq":
+    if passage.chunk.kind == "faq":
         answer = "\n".join(line for line in body.splitlines() if not _FAQ_Q.match(_MARKUP.sub("", line)))
         answer = _FAQ_A.sub("", _MARKUP.sub("", answer).strip())
-        question = str(passage.meta.get("question", ""))
-        return [Unit(answer, index, 0, 0, "faq", question + answer)] if answer else []
+        return [Unit(answer, index, 0, 0, "faq", passage.chunk.question + answer)] if answer else []
     lines = body.splitlines()
     i = 0
     while i < len(lines):

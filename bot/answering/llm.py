@@ -24,9 +24,8 @@ from decimal import Decimal
 from typing import Any
 
 from bot import messages, text
-from bot.answering.assistant import Answer, Source
-from bot.answering.retrieval import Passage, Retrieval
 from bot.config import LLMSettings, Settings
+from bot.records import Answer, Passage, Retrieval, Source
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +104,8 @@ def build_prompt(
     numbered = "\n\n".join(
         messages.LLM_PASSAGE.format(
             n=n,
-            heading=str(p.meta.get("heading") or p.meta.get("title") or p.path),
-            issued=str(p.meta.get("issued") or "日期不详"),
+            heading=p.chunk.heading or p.chunk.title or p.path,
+            issued=p.chunk.issued or "日期不详",
             body=p.body.strip(),
         )
         for n, p in enumerate(passages, 1)
@@ -236,17 +235,17 @@ def _answer_from(
 
 def _source_of(passage: Passage, known: dict[str, Source], docs: dict[str, Any]) -> Source:
     """The cited Source for ``passage``'s document, its heading the cited section."""
-    heading = str(passage.meta.get("heading", ""))
+    heading = passage.chunk.heading
     if passage.path in known:
         return dataclasses.replace(known[passage.path], cited=True, heading=heading)
     doc = docs.get(passage.path)
-    meta = passage.meta
+    chunk = passage.chunk
     return Source(
         path=passage.path,
-        title=doc.title if doc else str(meta.get("title", passage.path)),
-        issued=doc.issued if doc else str(meta.get("issued", "")),
+        title=doc.title if doc else chunk.title,
+        issued=doc.issued if doc else chunk.issued,
         score=doc.score if doc else passage.score,
-        sample=doc.sample if doc else bool(meta.get("sample", False)),
+        sample=doc.sample if doc else chunk.sample,
         heading=heading,
         cited=True,
     )

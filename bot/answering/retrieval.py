@@ -12,14 +12,13 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bot import index_store, intents, text
 from bot.config import Settings
-from bot.ingest.chunking import body_of
+from bot.records import Chunk, DocHit, Passage, Retrieval
 from bot.services.standards import Standards
 
 if TYPE_CHECKING:
@@ -33,56 +32,6 @@ SPARSE_LEAD = 1.0  # votes for the best keyword chunk when it leads the next by 
 PLACE_WEIGHT = 0.3  # weight of a place name in a question that does not ask where
 RARE_WORD = 10  # segmenter dictionary frequency under which a word the folder lacks may be a typo
 B = 0.75
-
-
-@dataclass(frozen=True, eq=False)
-class Passage:
-    id: str
-    text: str  # heading path line, then the chunk body
-    meta: dict[str, Any]
-    dense: float  # cosine similarity to the question (0 when not among the dense hits)
-    sparse: float  # BM25 score
-    score: float  # fused score
-
-    @property
-    def path(self) -> str:
-        return str(self.meta.get("path", ""))
-
-    @property
-    def body(self) -> str:
-        return body_of(self.text)
-
-
-@dataclass
-class DocHit:
-    path: str
-    title: str
-    issued: str
-    sample: bool
-    category: str
-    score: float
-    passages: list[Passage] = field(default_factory=list)
-
-
-@dataclass
-class Retrieval:
-    query: str  # the normalised, corrected question used for search
-    words: list[str]  # its content words
-    passages: list[Passage]
-    docs: list[DocHit]
-    coverage: float  # idf-weighted share of the question's words found in the best passages
-    dense_top: float = 0.0  # cosine similarity of the nearest chunk
-    dense_margin: float = 0.0  # how far the nearest chunk stands above the 11th-30th nearest
-    sparse_top: float = 0.0  # best BM25 score
-
-    def features(self) -> tuple[float, float, float]:
-        """What the answer/refuse decision looks at (see RetrievalSettings.confidence_*)."""
-        return (100.0 * self.dense_margin, math.log1p(self.sparse_top), 100.0 * self.dense_top)
-
-    def confidence(self, weights: Sequence[float], bias: float) -> float:
-        """Calibrated probability that the knowledge folder answers the question (logistic model)."""
-        z = bias + sum(w * f for w, f in zip(weights, self.features(), strict=True))
-        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
 class BM25:
@@ -142,14 +91,14 @@ class KnowledgeIndex:
         collection: Collection,
         ids: list[str],
         texts: list[str],
-        metas: list[dict[str, Any]],
+        chunks: list[Chunk],
         synonyms: text.Lexicon,
     ) -> None:
         self.pointer = pointer
         self.collection = collection
         self.ids = ids
         self.texts = texts
-        self.metas = metas
+        self.chunks = chunks
         self.synonyms = synonyms
         self.row_of = {cid: i for i, cid in enumerate(ids)}
         text.add_words(w for w in synonyms.canonical)
@@ -169,18 +118,12 @@ class KnowledgeIndex:
 
     def _find_standards(self) -> Standards | None:
         """The published standards block, if a document of this version carries one."""
-        for meta in self.metas:
-            raw = meta.get("standards")
-            if isinstance(raw, str) and raw:
+        for chunk in self.chunks:
+            if chunk.standards:
                 try:
-                    return Standards.from_json(
-                        raw,
-                        str(meta.get("path", "")),
-                        str(meta.get("title", "")),
-                        str(meta.get("issued", "")),
-                    )
+                    return Standards.from_json(chunk.standards, chunk.path, chunk.title, chunk.issued)
                 except ValueError:
-                    logger.exception("standards in %s are unreadable", meta.get("path"))
+                    logger.exception("standards in %s are unreadable", chunk.path)
         return None
 
     @classmethod
@@ -190,7 +133,7 @@ class KnowledgeIndex:
         collection = index_store.get_collection(client, pointer.active)
         ids, texts, metas = index_store.fetch_all(collection)
         logger.info("loaded index v%d: %d chunks from %s", pointer.version, len(ids), pointer.active)
-        return cls(pointer, collection, ids, texts, metas, synonyms)
+        return cls(pointer, collection, ids, texts, [Chunk.from_meta(m) for m in metas], synonyms)
 
     # --- typo correction ------------------------------------------------------------------------
 
@@ -292,8 +235,8 @@ def search(
     # ("同乡会 … 名字能不能叫中华" in the rules for naming associations) earns up to one more vote.
     if sparse_rank:
         best = sparse_rank[0]
-        path = index.metas[best].get("path")
-        runner_up = next((r for r in sparse_rank if index.metas[r].get("path") != path), None)
+        path = index.chunks[best].path
+        runner_up = next((r for r in sparse_rank if index.chunks[r].path != path), None)
         if runner_up is not None:  # the best chunk of any other document
             lead = 1.0 - float(sparse_all[runner_up]) / float(sparse_all[best])
             fused[best] += SPARSE_LEAD * lead * cfg.sparse_weight / (cfg.rrf_k + 1)
@@ -302,7 +245,7 @@ def search(
         Passage(
             id=index.ids[r],
             text=index.texts[r],
-            meta=index.metas[r],
+            chunk=index.chunks[r],
             dense=dense_hits.get(r, 0.0),
             sparse=float(sparse_all[r]),
             score=fused[r],
@@ -347,13 +290,13 @@ def group_by_document(passages: Sequence[Passage]) -> list[DocHit]:
     for p in passages:
         hit = docs.get(p.path)
         if hit is None:
-            meta = p.meta
+            chunk = p.chunk
             hit = docs[p.path] = DocHit(
                 path=p.path,
-                title=str(meta.get("title", p.path)),
-                issued=str(meta.get("issued", "")),
-                sample=bool(meta.get("sample", False)),
-                category=str(meta.get("category", "")),
+                title=chunk.title,
+                issued=chunk.issued,
+                sample=chunk.sample,
+                category=chunk.category,
                 score=p.score,
             )
         hit.passages.append(p)

@@ -18,12 +18,10 @@ from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from bot.config import ChunkingSettings
+from bot.records import TABLE_ROW, TABLE_SEPARATOR, Chunk, FileMeta, body_of, chunk_text, join_heading
 
-HEADING_SEP = " › "
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.、)）]|[（(]\d{1,3}[)）])\s*")
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_TABLE_SEPARATOR = re.compile(r"^\s*\|(?:\s*:?-{2,}:?\s*\|)+\s*$")
 _FAQ_QUESTION = re.compile(r"^\s*(?:\*\*)?\s*(?:问|Q)\s*[:：]\s*(?:\*\*)?\s*(.+)$")
 
 
@@ -80,7 +78,7 @@ def parse_blocks(markdown: str, title: str) -> list[Block]:
         if not line.strip():
             close()
             continue
-        if _TABLE_ROW.match(line):
+        if TABLE_ROW.match(line):
             if current is None or current.kind != "table":
                 close()
                 current = Block("table", [], path())
@@ -94,7 +92,7 @@ def parse_blocks(markdown: str, title: str) -> list[Block]:
         if current is not None and current.kind == "faq":
             current.lines.append(line.strip())
             continue
-        if _LIST_ITEM.match(line) and not _TABLE_ROW.match(line):
+        if _LIST_ITEM.match(line) and not TABLE_ROW.match(line):
             close()
             current = Block("list", [line.strip()], path())
             continue
@@ -129,30 +127,24 @@ def _strip_markup(text: str) -> str:
 
 def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Document]:
     """Cut one loaded document into retrieval chunks with heading paths."""
-    meta = doc.metadata
-    title = str(meta.get("title") or meta.get("path") or "")
+    file = FileMeta.from_meta(doc.metadata)
+    title = file.title or file.path
     chunks: list[Document] = []
     for heading, kind, text, question in _pack(parse_blocks(doc.page_content, title), settings):
-        heading_path = HEADING_SEP.join(heading)
-        chunk_meta = {
-            "path": meta["path"],
-            "title": title,
-            "category": meta.get("category", ""),
-            "issued": meta.get("issued", ""),
-            "sample": bool(meta.get("sample", False)),
-            "heading": heading_path,
-            "kind": kind,
-            "chunk": len(chunks),
-        }
-        if question:
-            chunk_meta["question"] = question
-        chunks.append(Document(page_content=f"{heading_path}\n{text}", metadata=chunk_meta))
+        heading_path = join_heading(heading)
+        chunk = Chunk(
+            path=file.path,
+            title=title,
+            category=file.category,
+            issued=file.issued,
+            sample=file.sample,
+            heading=heading_path,
+            kind=kind,
+            chunk=len(chunks),
+            question=question,
+        )
+        chunks.append(Document(page_content=chunk_text(heading_path, text), metadata=chunk.as_meta()))
     return chunks
-
-
-def body_of(chunk_text: str) -> str:
-    """A chunk's text without its heading-path line."""
-    return chunk_text.split("\n", 1)[1] if "\n" in chunk_text else chunk_text
 
 
 def chunk_body(chunk: Document) -> str:
@@ -217,7 +209,7 @@ def _split_lines(block: Block, max_chars: int) -> list[Block]:
 def _split_table(block: Block, max_chars: int) -> list[Block]:
     """Cut a table between rows; every piece repeats the header and separator rows."""
     lines = block.lines
-    if len(lines) >= 2 and _TABLE_SEPARATOR.match(lines[1]):
+    if len(lines) >= 2 and TABLE_SEPARATOR.match(lines[1]):
         header, rows = lines[:2], lines[2:]
     else:
         header, rows = lines[:1], lines[1:]
@@ -228,29 +220,3 @@ def _split_table(block: Block, max_chars: int) -> list[Block]:
         else:
             out.append(Block("table", [*header, row], block.heading))
     return out or [block]
-
-
-def table_records(text: str) -> list[list[tuple[str, str]]]:
-    """The data rows of the pipe tables in ``text``, each as (column name, cell) pairs in order."""
-    rows: list[list[tuple[str, str]]] = []
-    header: list[str] | None = None
-    for line in text.splitlines():
-        if not _TABLE_ROW.match(line):
-            header = None
-            continue
-        if _TABLE_SEPARATOR.match(line):
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if header is None:
-            header = cells
-            continue
-        rows.append(list(zip(header, cells, strict=False)))
-    return rows
-
-
-def table_rows(text: str) -> list[str]:
-    """Render each data row of the pipe tables in ``text`` as '列名：值，列名：值'."""
-    return [
-        "，".join(f"{h}：{c}" if h and h != c else c for h, c in record if c)
-        for record in table_records(text)
-    ]

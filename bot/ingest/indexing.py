@@ -38,6 +38,7 @@ from bot.config import Settings
 from bot.errors import IngestBusyError, UserError
 from bot.ingest.chunking import chunk_document
 from bot.ingest.loaders import SkipFile, knowledge_files, load_file
+from bot.records import Chunk, FileMeta
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -232,7 +233,7 @@ def read_folder(settings: Settings, progress: bool = True) -> list[FileResult]:
             result.chunks = chunk_document(doc, settings.chunking)
             if not result.chunks:
                 result.skipped = messages.SKIP_NO_CHUNKS
-            elif "standards" in doc.metadata:
+            elif FileMeta.from_meta(doc.metadata).standards is not None:
                 result.warnings = _attach_standards(doc, result.chunks)
         except SkipFile as exc:
             result.skipped = exc.reason
@@ -251,7 +252,7 @@ def _attach_standards(doc: Document, chunks: list[Document]) -> list[str]:
     from bot.services.standards import StandardsError, cross_check, parse
 
     try:
-        standards = parse(doc.metadata["standards"])
+        standards = parse(FileMeta.from_meta(doc.metadata).standards)
     except StandardsError as exc:
         raise SkipFile(messages.SKIP_BAD_STANDARDS.format(detail=exc)) from None
     chunks[0].metadata["standards"] = standards.to_json()
@@ -455,7 +456,7 @@ def _carry_forward(
         Document(page_content=d or "", metadata=dict(m or {}))
         for d, m in zip(got["documents"] or [], got["metadatas"] or [], strict=True)
     ]
-    report.kept_previous = sorted({str(d.metadata["path"]) for d in docs})
+    report.kept_previous = sorted({Chunk.from_meta(d.metadata).path for d in docs})
     return docs
 
 

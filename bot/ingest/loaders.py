@@ -32,6 +32,7 @@ from langchain_core.documents import Document
 from pypdf import PdfReader
 
 from bot import messages
+from bot.records import FileMeta
 
 logger = logging.getLogger(__name__)
 
@@ -111,17 +112,16 @@ def load_file(path: Path, root: Path) -> Document:
         rel = path.relative_to(root).as_posix()
     except ValueError:
         rel = path.as_posix()
-    metadata = {
-        "path": rel,
-        "title": parsed.title or path.stem,
-        "category": parsed.category,
-        "issued": parsed.issued,
-        "source": parsed.source,
-        "sample": parsed.sample,
-        "format": fmt,
-    }
-    if parsed.standards is not None:
-        metadata["standards"] = parsed.standards
+    metadata = FileMeta(
+        path=rel,
+        title=parsed.title or path.stem,
+        category=parsed.category,
+        issued=parsed.issued,
+        source=parsed.source,
+        sample=parsed.sample,
+        format=fmt,
+        standards=parsed.standards,
+    ).as_meta()
     return Document(page_content=text, metadata=metadata)
 
 
@@ -255,18 +255,18 @@ def _read_plain(data: bytes) -> _Parsed:
 
 def _read_text(data: bytes, *, plain: bool) -> _Parsed:
     text = decode_text(data).lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    meta, body = _split_front_matter(text)
+    front, body = _split_front_matter(text)
     if plain:  # drop the full-width indentation of Chinese notices; keep the line structure
         body = "\n".join(line.strip(" \t\u3000") for line in body.split("\n"))
     heading = _MARKDOWN_HEADING.search(body)
     return _Parsed(
         text=body,
-        title=_as_text(meta.get("title")) or (heading.group(1).strip() if heading else ""),
-        category=_as_text(meta.get("category")),
-        issued=_as_date(meta.get("issued")),
-        source=_as_text(meta.get("source")),
-        sample=_as_bool(meta.get("sample")),
-        standards=meta.get("standards"),
+        title=_as_text(front.get("title")) or (heading.group(1).strip() if heading else ""),
+        category=_as_text(front.get("category")),
+        issued=_as_date(front.get("issued")),
+        source=_as_text(front.get("source")),
+        sample=_as_bool(front.get("sample")),
+        standards=front.get("standards"),
     )
 
 

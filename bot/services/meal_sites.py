@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot import messages
-from bot.ingest.chunking import table_records
+from bot.records import Chunk, table_records
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ _ASKS_WHERE = re.compile(r"最近|附近|哪里|哪儿|哪个|在哪|边度|去�
 
 class IndexLike(Protocol):
     texts: list[str]
-    metas: list[dict[str, Any]]
+    chunks: list[Chunk]
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,9 @@ def sites(index: IndexLike) -> list[Site]:
 
 def _read_sites(index: IndexLike) -> list[Site]:
     found: dict[str, tuple[float, Site]] = {}
-    chunks = [i for i, m in enumerate(index.metas) if _is_sites_path(str(m.get("path", "")))]
-    chunks.sort(key=lambda i: int(index.metas[i].get("chunk", 0) or 0))
-    for i in chunks:
+    rows = [i for i, c in enumerate(index.chunks) if _is_sites_path(c.path)]
+    rows.sort(key=lambda i: index.chunks[i].chunk)
+    for i in rows:
         for row in map(dict, table_records(index.texts[i])):
             name = row.get(COLUMNS["name"], "").strip()
             if not name or name in found:
@@ -200,16 +200,14 @@ def _between(a: Site, b: Site) -> float:
 
 
 def _source(index: IndexLike) -> str:
-    for meta in index.metas:
-        if _is_sites_path(str(meta.get("path", ""))):
-            return messages.MS_SOURCE.format(
-                title=meta.get("title", ""), issued=meta.get("issued", "") or "日期不详"
-            )
+    for chunk in index.chunks:
+        if _is_sites_path(chunk.path):
+            return messages.MS_SOURCE.format(title=chunk.title, issued=chunk.issued or "日期不详")
     return ""
 
 
 def _is_sample(index: IndexLike) -> bool:
-    return any(bool(m.get("sample")) for m in index.metas if _is_sites_path(str(m.get("path", ""))))
+    return any(c.sample for c in index.chunks if _is_sites_path(c.path))
 
 
 def format_sites(found: Sequence[Nearby], header: str, index: IndexLike) -> str:

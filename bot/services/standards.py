@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.ingest.chunking import table_records
+from bot.records import table_records
 
 # section -> key -> (unit, required). Units are what the bot says after the number.
 SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {

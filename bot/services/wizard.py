@@ -232,5 +232,5 @@ def standards_of(index: Any) -> tuple[Standards | None, bool]:
     std = getattr(index, "standards", None)
     if std is None:
         return None, False
-    sample = any(bool(m.get("sample")) for m in index.metas if str(m.get("path", "")) == std.path)
+    sample = any(c.sample for c in index.chunks if c.path == std.path)
     return std, sample

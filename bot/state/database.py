@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.answering.assistant import Answer
+    from bot.records import Answer
 
 STATE_FILE = "bot_state.sqlite"
 UNLOGGED_KINDS = frozenset({"empty", "no_text"})  # blank or emoji-only messages are not analytics

@@ -64,12 +64,13 @@ from telegram.warnings import PTBUserWarning
 
 from bot import messages
 from bot.answering import guard
-from bot.answering.assistant import Assistant, KnowledgeInfo
+from bot.answering.assistant import Assistant
 from bot.answering.retrieval import KnowledgeIndex
 from bot.channels.telegram import format as fmt
 from bot.config import Settings
 from bot.embeddings import set_threads
 from bot.errors import IndexMissingError, StoreUnavailableError, UserError
+from bot.records import Chunk, KnowledgeInfo, body_of, heading_parts
 from bot.services import meal_sites, wizard
 from bot.state.database import RateLimiter, State
 
@@ -111,27 +112,23 @@ TOPICS: dict[str, Topic] = {
 }
 
 
-def topic_questions(
-    metas: Sequence[Mapping[str, Any]], topic: Topic, limit: int = TOPIC_QUESTIONS
-) -> list[str]:
+def topic_questions(chunks: Sequence[Chunk], topic: Topic, limit: int = TOPIC_QUESTIONS) -> list[str]:
     """A topic's common questions: FAQ questions of its FAQ section or its documents, then its guides' titles."""
     faq: list[str] = []
     guides: dict[str, tuple[bool, str, str]] = {}
-    ordered = sorted(metas, key=lambda m: (str(m.get("path", "")), int(m.get("chunk", 0) or 0)))
-    for meta in ordered:
-        category = str(meta.get("category", ""))
-        question = str(meta.get("question", "") or "").strip()
-        if meta.get("kind") == "faq" and question:
-            section = str(meta.get("heading", "")).split(fmt.HEADING_SEP)[-1]
-            if category in topic.categories or (
-                category == "faq" and any(w in section for w in topic.faq_words)
+    for chunk in sorted(chunks, key=lambda c: (c.path, c.chunk)):
+        question = chunk.question.strip()
+        if chunk.kind == "faq" and question:
+            section = heading_parts(chunk.heading)[-1]
+            if chunk.category in topic.categories or (
+                chunk.category == "faq" and any(w in section for w in topic.faq_words)
             ):
                 faq.append(question)
-        elif category in topic.categories:
-            title = str(meta.get("title", "") or "").strip()
+        elif chunk.category in topic.categories:
+            title = chunk.title.strip()
             if title:
                 preferred = any(w in title for w in topic.preferred)
-                guides.setdefault(str(meta.get("path", "")), (preferred, str(meta.get("issued", "")), title))
+                guides.setdefault(chunk.path, (preferred, chunk.issued, title))
     questions = list(dict.fromkeys(faq))
     for _, _, title in sorted(guides.values(), reverse=True):
         if title not in questions:
@@ -141,15 +138,11 @@ def topic_questions(
 
 def section_text(index: KnowledgeIndex, path: str, heading: str) -> str | None:
     """The full text of one section of one document, from the served index (None when it is gone)."""
-    rows = [
-        i
-        for i, meta in enumerate(index.metas)
-        if str(meta.get("path", "")) == path and str(meta.get("heading", "")) == heading
-    ]
+    rows = [i for i, c in enumerate(index.chunks) if c.path == path and c.heading == heading]
     if not rows:
         return None
-    rows.sort(key=lambda i: int(index.metas[i].get("chunk", 0) or 0))
-    bodies = [index.texts[i].split("\n", 1)[1] if "\n" in index.texts[i] else index.texts[i] for i in rows]
+    rows.sort(key=lambda i: index.chunks[i].chunk)
+    bodies = [body_of(index.texts[i]) for i in rows]
     return "\n\n".join(b.strip() for b in bodies if b.strip()) or None
 
 
@@ -219,7 +212,7 @@ class BotDeps:
         """Common questions per topic, computed once per index version."""
         version = index.pointer.active + f"#{index.pointer.version}"
         if self._topics is None or self._topics[0] != version:
-            self._topics = (version, {k: topic_questions(index.metas, t) for k, t in TOPICS.items()})
+            self._topics = (version, {k: topic_questions(index.chunks, t) for k, t in TOPICS.items()})
         return self._topics[1]
 
 

@@ -19,16 +19,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit
 
 from bot import messages
+from bot.records import TABLE_ROW, heading_parts, join_heading, table_rows
 
 if TYPE_CHECKING:
-    from bot.answering.assistant import Answer, KnowledgeInfo
     from bot.config import ContactSettings
+    from bot.records import Answer, KnowledgeInfo
     from bot.state.database import Stats, Unanswered
 
 MAX_MESSAGE = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096
 MAX_CALLBACK_BYTES = int(InlineKeyboardButtonLimit.MAX_CALLBACK_DATA)  # 64
 BUTTON_LABEL_CHARS = 32
-HEADING_SEP = " › "
 
 # Callback data: "<kind>:<arg>:...", only short opaque ids and indexes, never resident text.
 CB_UP = "up"
@@ -40,7 +40,6 @@ CB_QUESTION = "q"
 TOPIC_HOME = "home"
 
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])")
-_TABLE_LINE = re.compile(r"^\s*\|.*\|\s*$")
 _MARKUP = re.compile(r"\*\*|__|`")
 
 
@@ -197,15 +196,13 @@ def answer_messages(
 
 def readable(body: str) -> str:
     """Knowledge Markdown made readable as plain text: tables as '列：值' lines, no ** or ` markup."""
-    from bot.ingest.chunking import table_rows
-
     lines = body.splitlines()
     out: list[str] = []
     i = 0
     while i < len(lines):
-        if _TABLE_LINE.match(lines[i]):
+        if TABLE_ROW.match(lines[i]):
             j = i
-            while j < len(lines) and _TABLE_LINE.match(lines[j]):
+            while j < len(lines) and TABLE_ROW.match(lines[j]):
                 j += 1
             out += ["· " + row for row in table_rows("\n".join(lines[i:j]))]
             i = j
@@ -217,10 +214,10 @@ def readable(body: str) -> str:
 
 def heading_tail(heading: str, title: str) -> str:
     """A heading path without the document title it starts with."""
-    parts = [p for p in heading.split(HEADING_SEP) if p]
+    parts = [p for p in heading_parts(heading) if p]
     if parts and parts[0] == title:
         parts = parts[1:]
-    return HEADING_SEP.join(parts)
+    return join_heading(parts)
 
 
 def section_messages(title: str, heading: str, body: str, limit: int = MAX_MESSAGE) -> list[str]:

@@ -37,9 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot import messages
-from bot.answering.assistant import Answer, Assistant
+from bot.answering.assistant import Assistant
 from bot.config import Settings
 from bot.errors import UserError
+from bot.records import Answer
 from bot.state.database import RateLimiter, State
 
 logger = logging.getLogger(__name__)
