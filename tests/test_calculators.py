@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from conftest import STANDARDS_BLOCK as BLOCK
 
+from bot.chinese.numerals import cn_number
 from bot.services import calculators
 from bot.services.calculators import Diner, Household, dibao, meal_subsidy, read_diner, read_household
 from bot.services.standards import Standards, StandardsError, cross_check, parse
-from bot.text import cn_number
 
 
 @pytest.fixture

@@ -83,9 +83,9 @@ def test_homophone_typos_are_corrected_but_ordinary_words_left_alone(ingested) -
 
 
 def text_normal(s: str) -> str:
-    from bot import text
+    from bot.chinese.normalize import CANTONESE, normalize, read_lexicon
 
-    return text.normalize(s, text.read_lexicon([text.CANTONESE]))
+    return normalize(s, read_lexicon([CANTONESE]))
 
 
 def test_a_follow_up_answers_the_new_question_not_the_old_one(ingested) -> None:

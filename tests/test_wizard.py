@@ -11,6 +11,7 @@ from conftest import STANDARDS_BLOCK as BLOCK
 
 from bot import messages
 from bot.channels import console
+from bot.records import Chunk
 from bot.services import wizard
 from bot.services.standards import Standards, parse
 
@@ -243,9 +244,9 @@ def test_states_survive_a_round_trip_through_json() -> None:
 
 
 def test_standards_of_an_index() -> None:
-    metas = [{"path": "assistance-standards-shanwei.md", "sample": True}, {"path": "x.md", "sample": False}]
-    assert wizard.standards_of(SimpleNamespace(standards=STD, metas=metas)) == (STD, True)
-    assert wizard.standards_of(SimpleNamespace(standards=None, metas=metas)) == (None, False)
+    chunks = [Chunk("assistance-standards-shanwei.md", sample=True), Chunk("x.md", sample=False)]
+    assert wizard.standards_of(SimpleNamespace(standards=STD, chunks=chunks)) == (STD, True)
+    assert wizard.standards_of(SimpleNamespace(standards=None, chunks=chunks)) == (None, False)
 
 
 # --- the console ---------------------------------------------------------------------------------------
@@ -258,7 +259,7 @@ class FakeAssistant:
         self.asked: list[str] = []
 
     def index(self) -> Any:
-        return SimpleNamespace(standards=STD, metas=[], texts=[])
+        return SimpleNamespace(standards=STD, chunks=[], texts=[])
 
     def ask(self, question: str, history: Any = ()) -> Any:
         self.asked.append(question)

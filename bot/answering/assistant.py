@@ -16,10 +16,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bot import index_store, intents, messages, text
+from bot import index_store, intents, messages
 from bot.answering import guard
 from bot.answering.extract import extract
 from bot.answering.retrieval import KnowledgeIndex, search
+from bot.chinese import places, segment
+from bot.chinese.normalize import BUILTIN_SYNONYMS, CANTONESE, ENGLISH, normalize, read_lexicon
 from bot.config import Settings
 from bot.errors import IndexMissingError, StoreUnavailableError
 from bot.records import Answer, Chunk, DocHit, KnowledgeInfo, Retrieval, Source
@@ -47,9 +49,9 @@ class Assistant:
         self._index: KnowledgeIndex | None = None
         self._checked = 0.0
         self._embedder: Any = None
-        paths = [text.BUILTIN_SYNONYMS, settings.knowledge_dir / settings.knowledge.synonyms_file]
-        self.synonyms = text.read_lexicon(paths)
-        self.dialect = text.read_lexicon([text.CANTONESE, text.ENGLISH])
+        paths = [BUILTIN_SYNONYMS, settings.knowledge_dir / settings.knowledge.synonyms_file]
+        self.synonyms = read_lexicon(paths)
+        self.dialect = read_lexicon([CANTONESE, ENGLISH])
         self.departments = departments.Departments.read(
             [departments.BUILTIN, settings.knowledge_dir / settings.knowledge.departments_file]
         )
@@ -196,7 +198,7 @@ class Assistant:
     @staticmethod
     def _continues(previous: str, retrieval: Retrieval, index: KnowledgeIndex) -> bool:
         """The previous question's best document (by keywords) is among the best found now."""
-        scores = index.bm25.scores(text.tokens(previous))
+        scores = index.bm25.scores(segment.tokens(previous))
         if not len(scores) or scores.max() <= 0:
             return False
         topic = index.chunks[int(scores.argmax())].path
@@ -226,12 +228,12 @@ class Assistant:
         if len(query) > LONG_QUESTION:
             embedded = search_query.replace(query, guard.gist(query, LONG_QUESTION))
         if not intents.asks_where(query):
-            embedded = text.without_places(embedded)  # where the resident lives is not the topic
+            embedded = places.without_places(embedded)  # where the resident lives is not the topic
         return search(index, search_query, list(self.embedder.embed_query(embedded)), self.settings)
 
     def prepare(self, raw: str, index: KnowledgeIndex) -> str:
         """Normalise a question the way the documents are written."""
-        normal = text.normalize(raw, self.dialect)
+        normal = normalize(raw, self.dialect)
         return self.synonyms.apply(index.correct(self.synonyms.apply(normal)))
 
     def _is_follow_up(self, query: str, index: KnowledgeIndex) -> bool:
@@ -242,7 +244,7 @@ class Assistant:
         """
         if _FOLLOW_UP_START.match(query) or _ANAPHORA.search(query):
             return True
-        words = text.words(query)
+        words = segment.words(query)
         if len(query) <= 12 and all(w in index.bm25.vocab for w in words):
             return True  # short and in the folder's own words, but no subject ("需要带哪些材料？")
         return not any(index.bm25.idf_of(w) >= 3.0 for w in words)
@@ -263,7 +265,7 @@ class Assistant:
         top = retrieval.passages[0]
         # What was found is still listed (not cited): the ranking is useful to staff and to evaluation.
         related = self._sources(retrieval.docs[:5], top, cited=set())
-        context_words = [w for c in context for w in text.words(c)] if search_query != query else []
+        context_words = [w for c in context for w in segment.words(c)] if search_query != query else []
         found = extract(index, retrieval, query, self.settings.answer.max_chars, context_words)
         if found.passages and self._redirects(found, retrieval):
             hint = found.text.split("\n")[0].lstrip("· ")

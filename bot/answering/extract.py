@@ -14,8 +14,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot import intents, text
+from bot import intents
 from bot.answering.retrieval import KnowledgeIndex, place_weights
+from bot.chinese import segment
 from bot.records import Passage, Retrieval, table_rows
 
 SAME_PASSAGE = 0.25  # a unit of the best unit's passage joins the answer when this close to the best
@@ -153,9 +154,9 @@ def term_weights(index: KnowledgeIndex, query_words: Sequence[str], query: str) 
     weights: dict[str, float] = {}
     for w in query_words:
         weights[w] = max(weights.get(w, 0.0), index.bm25.idf_of(w) * (1.0 + 0.15 * min(len(w), 4)))
-    for b in text.cjk_bigrams(query):
+    for b in segment.cjk_bigrams(query):
         # Bigrams across a function character ("保怎", "么申") are noise, not terms.
-        if b not in text.STOPWORDS and b not in weights and not set(b) & text.FUNCTION_CHARS:
+        if b not in segment.STOPWORDS and b not in weights and not set(b) & segment.FUNCTION_CHARS:
             weights[b] = 0.35 * index.bm25.idf_of(b)
     factors = place_weights(query, list(weights))
     return {t: w * f for (t, w), f in zip(weights.items(), factors, strict=True)}
@@ -170,7 +171,7 @@ def extract(
 ) -> Extract:
     """Pick the units that answer ``question`` from the best passages."""
     passages = _candidates(retrieval)
-    weights = term_weights(index, [w for w in dict.fromkeys(text.words(question)) if w], question)
+    weights = term_weights(index, [w for w in dict.fromkeys(segment.words(question)) if w], question)
     own = set(weights)  # the terms of this question, not of the earlier ones
     for w in context_words:  # words carried over from earlier questions in a follow-up
         weights.setdefault(w, 0.3 * index.bm25.idf_of(w))
@@ -178,7 +179,7 @@ def extract(
     if not units:
         return Extract("", ())
     prior = [1.0 / (1.0 + PASSAGE_DECAY * i) for i in range(len(passages))]
-    asked = set(text.cjk_bigrams(question))
+    asked = set(segment.cjk_bigrams(question))
     scored = sorted(
         (
             (_score(u, weights, question, _dice(asked, u.question)) * prior[u.passage], k)
@@ -225,7 +226,7 @@ def _dice(asked: set[str], text_: str) -> float:
     """Bigram Dice overlap between the question and an FAQ's question+answer (0 when not an FAQ)."""
     if not text_ or not asked:
         return 0.0
-    other = set(text.cjk_bigrams(text_))
+    other = set(segment.cjk_bigrams(text_))
     return 2 * len(asked & other) / (len(asked) + len(other)) if other else 0.0
 
 

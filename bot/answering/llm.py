@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bot import messages, text
+from bot import messages
+from bot.chinese import numerals
 from bot.config import LLMSettings, Settings
 from bot.records import Answer, Passage, Retrieval, Source
 
@@ -176,7 +177,7 @@ def _figures(text_: str) -> list[tuple[str, frozenset[str]]]:
             forms.add(_norm(str(Decimal(m.group(1)) * 10000)))
         out.append((m.group(0), frozenset(forms)))
     for m in _CN_NUMBER.finditer(text_):
-        value = int(text.cn_number(m.group(0)) or 0)
+        value = int(numerals.cn_number(m.group(0)) or 0)
         forms = {str(value)} | ({_norm(str(Decimal(value) / 10000))} if m.group(0).endswith("万") else set())
         out.append((m.group(0), frozenset(forms)))
     return out

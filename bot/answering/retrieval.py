@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot import index_store, intents, text
+from bot import index_store, intents
+from bot.chinese import places, segment
+from bot.chinese.normalize import Lexicon
 from bot.config import Settings
 from bot.records import Chunk, DocHit, Passage, Retrieval
 from bot.services.standards import Standards
@@ -92,7 +94,7 @@ class KnowledgeIndex:
         ids: list[str],
         texts: list[str],
         chunks: list[Chunk],
-        synonyms: text.Lexicon,
+        synonyms: Lexicon,
     ) -> None:
         self.pointer = pointer
         self.collection = collection
@@ -101,17 +103,17 @@ class KnowledgeIndex:
         self.chunks = chunks
         self.synonyms = synonyms
         self.row_of = {cid: i for i, cid in enumerate(ids)}
-        text.add_words(w for w in synonyms.canonical)
-        segmented = [text.words(t) for t in texts]  # jieba once per chunk, for BM25 and the vocabulary
-        self.bm25 = BM25([text.tokens(t, ws) for t, ws in zip(texts, segmented, strict=True)])
+        segment.add_words(w for w in synonyms.canonical)
+        segmented = [segment.words(t) for t in texts]  # jieba once per chunk, for BM25 and the vocabulary
+        self.bm25 = BM25([segment.tokens(t, ws) for t, ws in zip(texts, segmented, strict=True)])
         self.word_freq: Counter[str] = Counter()
         self.corpus_words: Counter[str] = Counter()
         for t, ws in zip(texts, segmented, strict=True):
-            self.word_freq.update(text.cjk_bigrams(t))
+            self.word_freq.update(segment.cjk_bigrams(t))
             self.corpus_words.update(w for w in ws if len(w) >= 2)
         self.word_freq.update(self.corpus_words)
         self.trigrams = {
-            run[i : i + 3] for t in texts for run in text.CJK_RUN.findall(t) for i in range(len(run) - 2)
+            run[i : i + 3] for t in texts for run in segment.CJK_RUN.findall(t) for i in range(len(run) - 2)
         }
         self._homophones = self._build_homophones()
         self.standards = self._find_standards()
@@ -128,7 +130,7 @@ class KnowledgeIndex:
 
     @classmethod
     def load(
-        cls, settings: Settings, client: Any, pointer: index_store.Pointer, synonyms: text.Lexicon
+        cls, settings: Settings, client: Any, pointer: index_store.Pointer, synonyms: Lexicon
     ) -> KnowledgeIndex:
         collection = index_store.get_collection(client, pointer.active)
         ids, texts, metas = index_store.fetch_all(collection)
@@ -141,9 +143,9 @@ class KnowledgeIndex:
         """pinyin of a frequent two-character corpus *word* (not any bigram) → that word."""
         best: dict[str, tuple[int, str]] = {}
         for word, freq in self.corpus_words.items():
-            if len(word) != 2 or freq < 3 or not text.is_cjk(word):
+            if len(word) != 2 or freq < 3 or not segment.is_cjk(word):
                 continue
-            key = text.pinyin_key(word)
+            key = segment.pinyin_key(word)
             if key not in best or freq > best[key][0]:
                 best[key] = (freq, word)
         return {k: w for k, (_, w) in best.items()}
@@ -159,7 +161,7 @@ class KnowledgeIndex:
         """
 
         def fix(run: re.Match[str]) -> str:
-            pieces = text.plain_segments(run.group(0))
+            pieces = segment.plain_segments(run.group(0))
             out: list[str] = []
             i = 0
             while i < len(pieces):
@@ -179,8 +181,8 @@ class KnowledgeIndex:
                 # Not a typo when the folder has these characters in this very context ("全失能").
                 seen = (prev + pair) in self.trigrams or (pair + nxt) in self.trigrams
                 typo = len(a) == 1 and len(b) == 1 and not seen
-                if typo and not (set(pair) & text.FUNCTION_CHARS):
-                    cand = self._homophones.get(text.pinyin_key(pair))
+                if typo and not (set(pair) & segment.FUNCTION_CHARS):
+                    cand = self._homophones.get(segment.pinyin_key(pair))
                     if cand and cand != pair and (cand[0] == a or cand[1] == b):
                         out.append(cand)
                         i += 2
@@ -189,11 +191,11 @@ class KnowledgeIndex:
                 i += 1
             return "".join(out)
 
-        return text.CJK_RUN.sub(fix, query)
+        return segment.CJK_RUN.sub(fix, query)
 
     def _odd(self, piece: str) -> bool:
         """A two-character piece the folder never has and the general dictionary barely knows."""
-        return piece not in self.word_freq and text.dictionary_freq(piece) < RARE_WORD
+        return piece not in self.word_freq and segment.dictionary_freq(piece) < RARE_WORD
 
     # --- search ----------------------------------------------------------------------------------
 
@@ -224,7 +226,7 @@ def search(
 ) -> Retrieval:
     """Rank chunks for an already normalised and corrected question."""
     cfg = settings.retrieval
-    query_terms = text.tokens(query)
+    query_terms = segment.tokens(query)
     sparse_all = index.bm25.scores(query_terms, place_weights(query, query_terms))
     sparse_k = min(cfg.sparse_k, len(index.ids))
     sparse_rank = [int(i) for i in np.argsort(-sparse_all)[:sparse_k] if sparse_all[i] > 0]
@@ -252,7 +254,7 @@ def search(
         )
         for r in order
     ]
-    words = [w for w in dict.fromkeys(text.words(query)) if w]
+    words = [w for w in dict.fromkeys(segment.words(query)) if w]
     sims = sorted(dense_hits.values(), reverse=True)
     tail = sims[10:] or sims[1:] or [0.0]
     return Retrieval(
@@ -272,7 +274,7 @@ def place_weights(query: str, terms: Sequence[str]) -> list[float]:
     asks about the standard, not about 红海湾."""
     if intents.asks_where(query):
         return [1.0] * len(terms)
-    return [PLACE_WEIGHT if text.is_place(t) else 1.0 for t in terms]
+    return [PLACE_WEIGHT if places.is_place(t) else 1.0 for t in terms]
 
 
 def coverage(index: KnowledgeIndex, words: Sequence[str], passages: Sequence[Passage]) -> float:

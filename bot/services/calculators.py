@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 
 from bot import messages
+from bot.chinese.numerals import cn_number
 from bot.services.standards import Standards
-from bot.text import cn_number
 
 AREAS = {"urban": "城镇", "rural": "农村"}
 MEAL_STATUSES = ("特困", "低保边缘", "低保", "计划生育特殊家庭")

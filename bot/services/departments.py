@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import text
+from bot.chinese.normalize import dictionary_lines, to_simplified
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +33,13 @@ class Departments:
     def read(cls, paths: Iterable[Path]) -> Departments:
         """Read '部门 | 词 词 词' lines; '#' starts a comment."""
         pairs: dict[str, str] = {}
-        for path, line_no, line in text.dictionary_lines(paths):
+        for path, line_no, line in dictionary_lines(paths):
             department, sep, words = line.partition("|")
             if not sep or not department.strip() or not words.split():
                 logger.warning("%s:%d: expected '部门 | 词 词 …'", path, line_no)
                 continue
             for word in words.split():
-                pairs[text.to_simplified(word).lower()] = department.strip()
+                pairs[to_simplified(word).lower()] = department.strip()
         return cls(tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0]))))
 
     def refer(self, question: str, passages: Sequence[str]) -> Referral | None:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from bot import messages
+from bot.chinese.numerals import cn_number
 from bot.services import calculators
 from bot.services.standards import Standards
-from bot.text import cn_number
 
 logger = logging.getLogger(__name__)
 

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import text
+from bot.chinese import segment
+from bot.chinese.normalize import BUILTIN_SYNONYMS, CANTONESE, normalize, read_lexicon
 
 
 def test_traditional_and_fullwidth_become_simplified_halfwidth() -> None:
-    assert text.normalize("協議離婚要準備幾份？ＡＢＣ１２３") == "协议离婚要准备几份?abc123"
+    assert normalize("協議離婚要準備幾份？ＡＢＣ１２３") == "协议离婚要准备几份?abc123"
 
 
 def test_cantonese_words_become_mandarin() -> None:
-    dialect = text.read_lexicon([text.CANTONESE])
-    got = text.normalize("我阿妈住喺边度？使唔使预约㗎？", dialect)
+    dialect = read_lexicon([CANTONESE])
+    got = normalize("我阿妈住喺边度？使唔使预约㗎？", dialect)
     assert "妈妈" in got and "在哪里" in got and "需不需要" in got and "㗎" not in got
 
 
 def test_synonyms_map_to_document_terms_without_breaking_longer_terms(tmp_path: Path) -> None:
     extra = tmp_path / "_synonyms.txt"
     extra.write_text("# 局里补充\n长者饭堂 老人饭堂 饭堂\n", encoding="utf-8")
-    lexicon = text.read_lexicon([text.BUILTIN_SYNONYMS, extra])
+    lexicon = read_lexicon([BUILTIN_SYNONYMS, extra])
     assert lexicon.apply("老人饭堂几点开门") == "长者饭堂几点开门"
     assert lexicon.apply("长者饭堂几点开门") == "长者饭堂几点开门"
     assert lexicon.apply("我想吃低保") == "我想低保"
 
 
 def test_tokens_include_bigrams_and_numbers() -> None:
-    toks = text.tokens("城镇低保标准1030元")
+    toks = segment.tokens("城镇低保标准1030元")
     assert "低保" in toks and "1030" in toks and "标准" in toks

@@ -1,0 +1,54 @@
+"""Numbers as residents write them: '2000', '2千', '1.5万', '两千五', '二〇二五'."""
+
+from __future__ import annotations
+
+import re
+
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10**4, "亿": 10**8}
+CN_NUMERAL_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS)
+
+
+def cn_number(token: str) -> float | None:
+    """'2000' '2千' '1.5万' '两千五' '四' '十二' '二〇二五' → a number (None when it is not one)."""
+    token = token.strip()
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([万千kK]?)", token)
+    if m:
+        factor = {"万": 10000, "千": 1000, "k": 1000, "K": 1000, "": 1}[m.group(2)]
+        return float(m.group(1)) * factor
+    if not token or any(ch not in _CN_DIGITS and ch not in _CN_UNITS for ch in token):
+        return None
+    if not any(ch in _CN_UNITS for ch in token):  # 二〇二五: digit by digit
+        return float("".join(str(_CN_DIGITS[ch]) for ch in token))
+    total, section, digit = 0, 0, None
+    last_unit = 1
+    for ch in token:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        else:
+            unit = _CN_UNITS[ch]
+            if unit >= 10**4:
+                total += (section + (digit or 0)) * unit
+                section, digit = 0, None
+            else:
+                section += (digit if digit is not None else 1) * unit
+                digit = None
+            last_unit = unit
+    if digit is not None:
+        # '两千五' means 2500: a trailing digit is one unit below the last one.
+        section += digit * (last_unit // 10 if last_unit >= 100 and token[-2] in _CN_UNITS else 1)
+    return float(total + section)
