@@ -1,9 +1,21 @@
-"""What a question asks for (how, where, what papers, who qualifies, how much, when, which phone),
-and the section headings of the guides that answer that kind of question."""
+"""What a question asks for, in one place: every pattern that reads a resident's question.
+
+* how, where, what papers, who qualifies, how much, when, which phone — and the section headings
+  of the guides that answer each kind (:func:`answers_kind`);
+* the cues extraction scores sentences by (asks a number, a place, a phone, a list, a time);
+* follow-up cues (opens with 那/如果…, points back with 这个/还能…);
+* what routes a question to a calculator or to the meal-site directory;
+* whether a sentence of a long message asks anything at all (the gist of a rambling message).
+
+Patterns that read *documents* (a unit that holds a date, a phone number) stay with the code that
+scores them; so do those that read a value out of an answer (an income, an age).
+"""
 
 from __future__ import annotations
 
 import re
+
+# --- the kind of question, and the headings that answer it ------------------------------------------
 
 _INTENTS = [
     (re.compile(q), re.compile(h))
@@ -30,6 +42,7 @@ def answers_kind(question: str, section: str) -> bool:
     return bool(section) and any(q.search(question) and h.search(section) for q, h in _INTENTS)
 
 
+# Asks for a place, an office or a phone number: place names then count in retrieval.
 _WHERE = re.compile(
     r"哪里|哪儿|去哪|在哪|何处|地址|地点|窗口|电话|热线|号码|联系方式|附近|最近的|离.{0,6}近|"
     r"哪个(?:县|区|镇|街道|登记处|饭堂|部门|单位|窗口|机构)|哪家|找谁|边度|边间"
@@ -39,3 +52,43 @@ _WHERE = re.compile(
 def asks_where(question: str) -> bool:
     """The question asks for a place, an office or a phone number (place names then matter)."""
     return bool(_WHERE.search(question))
+
+
+# --- what extraction looks for in a sentence --------------------------------------------------------
+
+ASKS_NUMBER = re.compile(
+    r"多少|几[个张份天日次岁年月倍点号]|几多|多久|多长|多大|标准|金额|比例|多高|上限|最高|最多|什么时候|何时|哪天|时间"
+)
+ASKS_PLACE = re.compile(
+    r"哪里|哪儿|何处|去哪|在哪|地址|地点|哪个.{0,4}(处|窗口|部门|单位|机构|馆|点)|找谁|找哪"
+)
+ASKS_PHONE = re.compile(r"电话|热线|号码|联系方式|phone")
+ASKS_LIST = re.compile(
+    r"哪些|哪几|什么材料|带什么|要什么|准备什么|什么条件|条件|包括|包含|有什么|材料|手续|流程|步骤"
+)
+ASKS_WHEN = re.compile(r"什么时候|何时|哪天|几时|多久|多长时间|哪一天|几号|从什么时候|开始")
+
+# --- follow-ups ---------------------------------------------------------------------------------------
+
+FOLLOW_UP_START = re.compile(
+    r"^(那|那么|那如果|如果|要是|还有|还要|另外|这个|这种|它|他|她|咁|噉|再|然后|所以|是不是也|也)"
+)
+ANAPHORA = re.compile(r"这个|那个|这种|那种|这些|那些|它|上面说|刚才|还能|也能|也要|也可以|同样")
+
+# --- questions a calculator or the meal-site directory answers -----------------------------------------
+
+ASKS_DIBAO = re.compile(r"低保")
+ASKS_MEAL_SUBSIDY = re.compile(
+    r"(?:助餐|长者饭堂|饭堂|吃饭|用餐).{0,20}(?:补贴|补多少|多少钱|几钱|哪一类|哪类|几类|优惠)|补贴.{0,10}(?:助餐|饭堂)"
+)
+ASKS_AMOUNT = re.compile(r"多少|几多|几钱|金额|标准|最多|最高|上限|能领|可以领|领到|给多少")
+ASKS_CAP = re.compile(r"最多|最高|上限|多少钱|几多钱|能给多少|额度")  # 临时救助: how much at most
+NAMES_DISABILITY_SUBSIDY = re.compile(r"护理补贴|两项补贴")
+ASKS_SITE = re.compile(r"长者饭堂|助餐点|老人饭堂|老年饭堂|饭堂|助餐")
+ASKS_SITE_WHERE = re.compile(r"最近|附近|哪里|哪儿|哪个|在哪|边度|去边|近|地址|电话|怎么走")
+
+# --- a sentence that asks something ------------------------------------------------------------------
+
+QUESTION_CUE = re.compile(
+    r"[？?]|吗|怎么|什么|哪|多少|几|是否|能不能|可不可以|要不要|有没有|[开去办领]不[开去办领]|如何"
+)

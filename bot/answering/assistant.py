@@ -31,10 +31,6 @@ logger = logging.getLogger(__name__)
 
 RELOAD_CHECK_SECONDS = 2.0
 LONG_QUESTION = 60  # characters; longer questions are embedded by their asking sentences
-_FOLLOW_UP_START = re.compile(
-    r"^(那|那么|那如果|如果|要是|还有|还要|另外|这个|这种|它|他|她|咁|噉|再|然后|所以|是不是也|也)"
-)
-_ANAPHORA = re.compile(r"这个|那个|这种|那种|这些|那些|它|上面说|刚才|还能|也能|也要|也可以|同样")
 FAQ_CATEGORY = "faq"
 _REDIRECT_SECTION = re.compile(r"不属于|非民政|其他部门")
 
@@ -242,7 +238,7 @@ class Assistant:
         A topic is a rare word of the knowledge folder, or a word it does not have at all
         ("火星移民补贴" asks about something new, not about the previous question).
         """
-        if _FOLLOW_UP_START.match(query) or _ANAPHORA.search(query):
+        if intents.FOLLOW_UP_START.match(query) or intents.ANAPHORA.search(query):
             return True
         words = segment.words(query)
         if len(query) <= 12 and all(w in index.bm25.vocab for w in words):

@@ -32,22 +32,9 @@ _FAQ_A = re.compile(r"^(?:答|A)\s*[:：]\s*")
 _DIGIT = re.compile(r"\d")
 _PHONE = re.compile(r"\d{3,4}-\d{6,8}|\b1\d{10}\b|\b123\d{2}\b")
 
-_ASKS_NUMBER = re.compile(
-    r"多少|几[个张份天日次岁年月倍点号]|几多|多久|多长|多大|标准|金额|比例|多高|上限|最高|最多|什么时候|何时|哪天|时间"
-)
-_ASKS_PLACE = re.compile(
-    r"哪里|哪儿|何处|去哪|在哪|地址|地点|哪个.{0,4}(处|窗口|部门|单位|机构|馆|点)|找谁|找哪"
-)
-_ASKS_PHONE = re.compile(r"电话|热线|号码|联系方式|phone")
-_ASKS_LIST = re.compile(
-    r"哪些|哪几|什么材料|带什么|要什么|准备什么|什么条件|条件|包括|包含|有什么|材料|手续|流程|步骤"
-)
-_ASKS_WHEN = re.compile(r"什么时候|何时|哪天|几时|多久|多长时间|哪一天|几号|从什么时候|开始")
+_WHEN = re.compile(r"什么时候|何时|哪天|几时|多久|多长时间|哪一天|几号|从什么时候|开始")
 _WHEN = re.compile(
     r"次月|当月|之日|日内|天内|工作日|个月|小时|当场|当天|之前|以前|以后|起|前|期满|届满|\d+[日天月年号]"
-)
-_ASKS_YESNO = re.compile(
-    r"能不能|可不可以|可以吗|能吗|是不是|要不要|用不用|需不需要|会不会|行不行|有没有|吗[？?]?$"
 )
 
 
@@ -134,13 +121,13 @@ def _score(unit: Unit, weights: dict[str, float], question: str, faq_match: floa
         score *= 0.6 + 0.8 * faq_match  # an FAQ answers only the question it was written for
     elif not unit.section:
         score *= 0.85  # a document's introduction is background, rarely the answer
-    if _ASKS_WHEN.search(question) and _WHEN.search(unit.text):
+    if intents.ASKS_WHEN.search(question) and _WHEN.search(unit.text):
         score *= 1.25
-    if _ASKS_NUMBER.search(question) and _DIGIT.search(unit.text):
+    if intents.ASKS_NUMBER.search(question) and _DIGIT.search(unit.text):
         score *= 1.3
-    if _ASKS_PHONE.search(question) and _PHONE.search(unit.text):
+    if intents.ASKS_PHONE.search(question) and _PHONE.search(unit.text):
         score *= 1.6
-    if _ASKS_PLACE.search(question) and re.search(r"向|到|在|窗口|政府|街道|登记处|地址|中心", unit.text):
+    if intents.ASKS_PLACE.search(question) and re.search(r"向|到|在|窗口|政府|街道|登记处|地址|中心", unit.text):
         score *= 1.15
     if intents.answers_kind(question, unit.section):
         score *= 1.35
@@ -192,7 +179,7 @@ def extract(
     best_score, best_k = scored[0]
     best = units[best_k]
     chosen = {best_k}
-    wants_list = bool(_ASKS_LIST.search(question))
+    wants_list = bool(intents.ASKS_LIST.search(question))
     if best.kind in ("item", "row") and wants_list:
         chosen |= {k for k, u in enumerate(units) if u.passage == best.passage and u.group == best.group}
     if best.text.endswith(("：", ":")) and best_k + 1 < len(units):

@@ -11,6 +11,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from bot import intents
+
 MAX_QUESTION_CHARS = 600
 
 _HTML_TAG = re.compile(r"<\s*(script|style)[^>]*>.*?<\s*/\s*\1\s*>|<[^>]{0,200}>", re.I | re.S)
@@ -69,15 +71,10 @@ def screen(raw: str) -> Screened:
     return Screened("ok", cleaned, truncated)
 
 
-_QUESTION_CUE = re.compile(
-    r"[？?]|吗|怎么|什么|哪|多少|几|是否|能不能|可不可以|要不要|有没有|[开去办领]不[开去办领]|如何"
-)
-
-
 def gist(text: str, budget: int = 160) -> str:
     """The question in a long, rambling message: its last sentences that ask something."""
     sentences = [s for s in re.split(r"(?<=[。！？!?；;\n])", text) if s.strip()]
-    asked = [s for s in sentences if _QUESTION_CUE.search(s)]
+    asked = [s for s in sentences if intents.QUESTION_CUE.search(s)]
     picked: list[str] = []
     for sentence in reversed(asked or sentences):
         if picked and sum(map(len, picked)) + len(sentence) > budget:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot import messages
+from bot import intents, messages
 from bot.chinese.numerals import cn_number
 from bot.services.standards import Standards
 
@@ -228,13 +228,6 @@ def _yuan(value: float) -> str:
     return f"{value:.0f}" if abs(value - round(value)) < 0.005 else f"{value:.2f}"
 
 
-_ASKS_DIBAO = re.compile(r"低保")
-_ASKS_MEAL = re.compile(
-    r"(?:助餐|长者饭堂|饭堂|吃饭|用餐).{0,20}(?:补贴|补多少|多少钱|几钱|哪一类|哪类|几类|优惠)|补贴.{0,10}(?:助餐|饭堂)"
-)
-
-
-_ASKS_AMOUNT = re.compile(r"多少|几多|几钱|金额|标准|最多|最高|上限|能领|可以领|领到|给多少")
 _CARE_WORDS = {
     "全失能": "fully_disabled",
     "完全失能": "fully_disabled",
@@ -254,20 +247,20 @@ def answer_free_text(question: str, std: Standards | None) -> Result | None:
     """A calculator's answer when the (normalised) question gives what it needs, else None."""
     if std is None:
         return None
-    if "特困" in question and _ASKS_AMOUNT.search(question):
+    if "特困" in question and intents.ASKS_AMOUNT.search(question):
         care = next((key for word, key in _CARE_WORDS.items() if word in question), None)
         if care is not None:
             return tekun(_area(question), care, std)
-    if "临时救助" in question and re.search(r"最多|最高|上限|多少钱|几多钱|能给多少|额度", question):
+    if "临时救助" in question and intents.ASKS_CAP.search(question):
         return temporary_assistance(std)
-    if "残疾" in question and re.search(r"护理补贴|两项补贴", question) and _ASKS_AMOUNT.search(question):
+    if "残疾" in question and intents.NAMES_DISABILITY_SUBSIDY.search(question) and intents.ASKS_AMOUNT.search(question):
         level = _DISABILITY_LEVEL.search(question)
         return disability({"一": 1, "1": 1, "二": 2, "2": 2}[level.group(1)] if level else None, std)
-    if _ASKS_DIBAO.search(question) and "低保标准" not in question:
+    if intents.ASKS_DIBAO.search(question) and "低保标准" not in question:
         household = read_household(question)
         if household is not None:
             return dibao(household, std)
-    if _ASKS_MEAL.search(question):
+    if intents.ASKS_MEAL_SUBSIDY.search(question):
         diner = read_diner(question)
         if diner is not None:
             return meal_subsidy(diner, std)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot import messages
+from bot import intents, messages
 from bot.records import Chunk, table_records
 
 logger = logging.getLogger(__name__)
@@ -36,8 +36,6 @@ COLUMNS = {
 }
 _TOWN = re.compile(r"([\u4e00-\u9fff]{2,6}?)(镇|街道|管理区|乡|开发区)")
 _AREA_SUFFIX = re.compile(r"(县|市|区|经济开发区)$")
-_ASKS_SITE = re.compile(r"长者饭堂|助餐点|老人饭堂|老年饭堂|饭堂|助餐")
-_ASKS_WHERE = re.compile(r"最近|附近|哪里|哪儿|哪个|在哪|边度|去边|近|地址|电话|怎么走")
 
 
 class IndexLike(Protocol):
@@ -251,7 +249,7 @@ def nearest_text(index: IndexLike, lat: float, lon: float, k: int = 3) -> str:
 
 def answer_text(question: str, index: IndexLike) -> str | None:
     """The reply to a question such as '我在梅陇镇，最近的长者饭堂在哪', or None when it is not one."""
-    if not _ASKS_SITE.search(question) or not _ASKS_WHERE.search(question):
+    if not intents.ASKS_SITE.search(question) or not intents.ASKS_SITE_WHERE.search(question):
         return None
     place, found = match_text(sites(index), question)
     if not found:
