@@ -1,5 +1,9 @@
 """Settings: ``config.toml`` read once with tomllib into frozen dataclasses.
 
+``config.toml`` names every setting with its default; the dataclass defaults below are the same
+values (``tests/test_config.py`` fails when the two disagree or a key is missing from the file),
+so a ``--config`` file that leaves a section out runs with what the repository ships.
+
 Every key is checked against the dataclass that holds it, so a typo or a wrong
 type is reported with its full name (``retrieval.top_k``) instead of being
 ignored. Secrets never live here: tokens and API keys come from the
@@ -74,9 +78,9 @@ class RetrievalSettings:
     # Answer only when the calibrated confidence clears min_confidence. The logistic model's
     # inputs: 100 × dense margin (nearest chunk vs the 11th-30th), log(1 + best BM25 score),
     # 100 × nearest cosine similarity. Refit for another model with `python -m bot eval --calibrate`.
-    confidence_weights: tuple[float, ...] = (0.386, 1.038, 1.034)
-    confidence_bias: float = -95.44
-    min_confidence: float = 0.69
+    confidence_weights: tuple[float, ...] = (0.538, 1.009, 1.515)
+    confidence_bias: float = -138.738
+    min_confidence: float = 0.50
     # Share of the question's words a "not our department" section must contain to redirect.
     min_keyword_coverage: float = 0.34
     max_history: int = 3
@@ -84,8 +88,8 @@ class RetrievalSettings:
 
 @dataclass(frozen=True)
 class AnswerSettings:
-    max_chars: int = 320
-    max_sources: int = 3
+    max_chars: int = 340
+    max_sources: int = 2
 
 
 @dataclass(frozen=True)
@@ -101,7 +105,7 @@ class ContactSettings:
 class TelegramSettings:
     admins: tuple[int, ...] = ()
     questions_per_minute: int = 10
-    max_concurrent_answers: int = 4
+    max_concurrent_answers: int = 8
     # CPU threads one query encode may use while the bot serves (0 = torch's default, one per core).
     # Concurrent questions share one encode (micro-batching); one thread leaves the other core to the
     # event loop and avoids OpenMP stalls when the CPU is shared (see BENCHMARKS.md).

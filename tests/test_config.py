@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +37,36 @@ def test_an_empty_config_file_gives_the_defaults(tmp_path: Path) -> None:
     # Relative folders are relative to the config file, not to the working directory.
     assert settings.knowledge_dir == (tmp_path / "knowledge").resolve()
     assert settings.data_dir == (tmp_path / "data").resolve()
+
+
+def test_config_toml_names_every_setting() -> None:
+    """config.toml is where a reader finds every default: no setting falls back to code silently."""
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    missing = [
+        f"{section.name}.{key.name}"
+        for section in dataclasses.fields(Settings)
+        for key in dataclasses.fields(getattr(Settings(), section.name))
+        if key.name not in raw.get(section.name, {})
+    ]
+    assert not missing, f"add these to config.toml: {missing}"
+
+
+def test_the_dataclass_defaults_are_the_values_of_config_toml() -> None:
+    """A --config file without a section runs with what config.toml ships (it once ran an old calibration)."""
+    shipped = load_settings(DEFAULT_CONFIG, environ={})
+    defaults = Settings()
+    differ: list[tuple[str, Any, Any]] = []
+    for section in dataclasses.fields(Settings):
+        if section.name in ("knowledge", "data"):  # folders: resolved against the file's folder
+            continue
+        ours, theirs = getattr(defaults, section.name), getattr(shipped, section.name)
+        for key in dataclasses.fields(ours):
+            if getattr(ours, key.name) != getattr(theirs, key.name):
+                differ.append((f"{section.name}.{key.name}", getattr(ours, key.name), getattr(theirs, key.name)))
+    assert not differ, f"bot/config.py default vs config.toml: {differ}"
+    assert shipped.knowledge.dir == (DEFAULT_CONFIG.parent / defaults.knowledge.dir).resolve()
+    assert shipped.knowledge.synonyms_file == defaults.knowledge.synonyms_file
+    assert shipped.data.dir == (DEFAULT_CONFIG.parent / defaults.data.dir).resolve()
 
 
 def test_values_from_the_file_are_used(tmp_path: Path) -> None:
