@@ -145,7 +145,7 @@ class Bench:
         import langchain_chroma  # noqa: F401  (one-time imports outside the timings)
         import langchain_classic.indexes  # noqa: F401
 
-        from bot.answering.retrieval import KnowledgeIndex  # noqa: F401
+        from bot.answering.index import KnowledgeIndex  # noqa: F401
         from bot.embeddings import load_embedder
         from bot.ingest.indexing import ingest, read_folder
 
@@ -276,7 +276,8 @@ class Bench:
         from chromadb.config import Settings as ChromaSettings
 
         from bot import index_store
-        from bot.answering.retrieval import BM25
+        from bot.answering.index import BM25
+        from bot.config import TuningSettings
 
         sizes = [1_000, 100_000]
         dim = 384
@@ -320,7 +321,8 @@ class Bench:
                 docs.append([vocab[k] for k in zipf[pos : pos + n_tok]])
                 pos += int(n_tok)
             t0 = time.perf_counter()
-            bm25 = BM25(docs)
+            tuning = TuningSettings()
+            bm25 = BM25(docs, k1=tuning.bm25_k1, b=tuning.bm25_b)
             t_build = time.perf_counter() - t0
             sparse = []
             for _ in range(200):

@@ -65,6 +65,8 @@ class StoreSettings:
     # http://127.0.0.1:8000: an HttpClient to a `chroma run` server. CHROMA_URL wins.
     url: str = ""
     collection: str = "shanwei_kb"
+    # How often the served version is checked, so every worker follows a re-ingest within seconds.
+    reload_check_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,65 @@ class RetrievalSettings:
 
 
 @dataclass(frozen=True)
+class QuestionSettings:
+    """How much of a resident's message is answered (see [question] in config.toml)."""
+
+    max_chars: int = 600  # longer: answered by its gist, with a notice, and kept out of the history
+    gist_chars: int = 160  # the gist: the last sentences that ask, at most this long
+    embed_chars: int = 60  # a longer question is embedded by its gist of this length
+
+
+@dataclass(frozen=True)
 class AnswerSettings:
     max_chars: int = 340
-    max_sources: int = 2
+    max_sources: int = 2  # documents cited
+    listed_sources: int = 5  # documents listed with an answer (cited first, then the others found)
+
+
+@dataclass(frozen=True)
+class TuningSettings:
+    """Scoring constants of retrieval, follow-up detection and extraction ([tuning] in config.toml).
+
+    Measured with ``python -m bot eval``: change one only with the figures before and after.
+    """
+
+    # keyword search and fusion
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    sparse_lead: float = 1.0  # extra votes for the best keyword chunk when it leads the next by far
+    place_weight: float = 0.3  # weight of a place name in a question that does not ask where
+    passages: int = 12  # passages retrieval returns
+    # typo correction: a two-character piece the folder lacks is suspect under this dictionary frequency
+    rare_word_freq: int = 10
+    # follow-ups: a question is new when it has a word at least this rare (idf) in the folder
+    follow_up_idf: float = 3.0
+    follow_up_short_chars: int = 12  # a question this short in the folder's words has no subject
+    # extraction: which passages are cut into units
+    candidate_documents: int = 3
+    candidate_passages: int = 8
+    extract_passages: int = 6
+    # extraction: the weight of a question term
+    word_length_bonus: float = 0.15  # × min(length, word_length_cap) on top of its idf
+    word_length_cap: int = 4
+    bigram_weight: float = 0.35  # a character bigram of the question, times its idf
+    context_weight: float = 0.3  # a word of the earlier question in a follow-up, times its idf
+    # extraction: scoring a unit
+    title_term: float = 0.7  # a term the document title has names the topic, not the sentence
+    section_term: float = 0.7  # a term only the unit's section heading has
+    faq_base: float = 0.6  # an FAQ answer scores × (faq_base + faq_match × its question's likeness)
+    faq_match: float = 0.8
+    introduction: float = 0.85  # a document's introduction is background
+    asks_when: float = 1.25  # the question asks when and the unit says a time
+    asks_number: float = 1.3  # … a number, and the unit has digits
+    asks_phone: float = 1.6  # … a phone, and the unit has one
+    asks_place: float = 1.15  # … where, and the unit names an office
+    answers_kind: float = 1.35  # the unit's section is the kind that answers the question
+    lead_in: float = 0.5  # a short lead-in ending in "：" says nothing alone
+    lead_in_chars: int = 12
+    passage_decay: float = 0.4  # the k-th passage's units count 1 / (1 + decay × k)
+    # extraction: which units join the best one
+    same_passage: float = 0.25  # a unit of the best unit's passage, when this close to the best
+    other_passage: float = 0.35  # a unit of another passage, when this close
 
 
 @dataclass(frozen=True)
@@ -129,6 +187,7 @@ class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     requests_per_minute: int = 20
+    max_concurrent_answers: int = 4
     max_body_bytes: int = 16384
 
 
@@ -151,6 +210,8 @@ class LLMSettings:
     max_chars: int = 300
     # Passages the model sees: those the extractive answer used, then the next retrieved ones.
     max_passages: int = 6
+    # What the model sees of the (already screened) question.
+    max_question_chars: int = 300
 
 
 @dataclass(frozen=True)
@@ -160,8 +221,10 @@ class Settings:
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    question: QuestionSettings = field(default_factory=QuestionSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
+    tuning: TuningSettings = field(default_factory=TuningSettings)
     contact: ContactSettings = field(default_factory=ContactSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -222,7 +285,7 @@ def _check_llm(llm: LLMSettings) -> None:
     for key in ("base_url", "model"):
         if not str(getattr(llm, key)).strip():
             raise UserError(f"配置项 llm.{key} 不能为空（llm.enabled = true 时必须填写）")
-    for key in ("timeout_seconds", "max_tokens", "max_passages", "max_chars"):
+    for key in ("timeout_seconds", "max_tokens", "max_passages", "max_chars", "max_question_chars"):
         if getattr(llm, key) <= 0:
             raise UserError(f"配置项 llm.{key} 应大于 0")
     if llm.max_retries < 0:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answering.guard import MAX_QUESTION_CHARS, gist, screen
+from bot.answering.guard import gist
+from bot.answering.guard import screen as screen_with
+from bot.config import QuestionSettings
+
+LIMITS = QuestionSettings()
+
+
+def screen(message: str):  # type: ignore[no-untyped-def]
+    return screen_with(message, LIMITS)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +53,7 @@ def test_a_long_rambling_message_keeps_its_question() -> None:
     story = "我外婆今年七十六了，一个人住在城区，平时中午去长者饭堂吃饭。" * 60
     got = screen(story + "其实我就想问一句：过年放假那几天，长者饭堂到底开不开门？")
     assert got.kind == "ok" and got.truncated
-    assert len(got.text) <= MAX_QUESTION_CHARS
+    assert len(got.text) <= LIMITS.max_chars
     assert got.text.endswith("开不开门？")
 
 

@@ -15,14 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot import intents
-from bot.answering.retrieval import KnowledgeIndex, place_weights
+from bot.answering.index import KnowledgeIndex
+from bot.answering.retrieval import place_weights
 from bot.chinese import segment
+from bot.config import TuningSettings
 from bot.records import Passage, Retrieval, table_rows
 
-SAME_PASSAGE = 0.25  # a unit of the best unit's passage joins the answer when this close to the best
-PASSAGE_DECAY = 0.4  # the k-th best passage's sentences count 1 / (1 + decay × k)
-TITLE_TERM = 0.7  # weight of a question term the document title has: it names the topic, not the sentence
-OTHER_PASSAGE = 0.35  # a unit of another passage joins the answer when this close to the best
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.、)）]|[（(]\d{1,3}[)）])\s*")
 _TABLE_LINE = re.compile(r"^\s*\|")
@@ -31,8 +29,8 @@ _FAQ_Q = re.compile(r"^(?:问|Q)\s*[:：]\s*")
 _FAQ_A = re.compile(r"^(?:答|A)\s*[:：]\s*")
 _DIGIT = re.compile(r"\d")
 _PHONE = re.compile(r"\d{3,4}-\d{6,8}|\b1\d{10}\b|\b123\d{2}\b")
+_OFFICE = re.compile(r"向|到|在|窗口|政府|街道|登记处|地址|中心")  # a unit that says where to go
 
-_WHEN = re.compile(r"什么时候|何时|哪天|几时|多久|多长时间|哪一天|几号|从什么时候|开始")
 _WHEN = re.compile(
     r"次月|当月|之日|日内|天内|工作日|个月|小时|当场|当天|之前|以前|以后|起|前|期满|届满|\d+[日天月年号]"
 )
@@ -109,43 +107,48 @@ def _sentences(paragraph: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(paragraph) if s.strip()]
 
 
-def _score(unit: Unit, weights: dict[str, float], question: str, faq_match: float) -> float:
+def _score(unit: Unit, weights: dict[str, float], question: str, faq_match: float, t: TuningSettings) -> float:
     haystack = unit.haystack
     # Words of the document title are what the whole document is about; the others pick the sentence.
     score = sum(
-        w * (TITLE_TERM if term in unit.title else 1.0) for term, w in weights.items() if term in haystack
+        w * (t.title_term if term in unit.title else 1.0) for term, w in weights.items() if term in haystack
     )
     # A section heading ("二、办公时间", "六、救助方式") says what its sentences are about.
-    score += 0.7 * sum(w for term, w in weights.items() if term in unit.section and term not in haystack)
+    score += t.section_term * sum(
+        w for term, w in weights.items() if term in unit.section and term not in haystack
+    )
     if unit.kind == "faq":
-        score *= 0.6 + 0.8 * faq_match  # an FAQ answers only the question it was written for
+        score *= t.faq_base + t.faq_match * faq_match  # an FAQ answers only the question it was written for
     elif not unit.section:
-        score *= 0.85  # a document's introduction is background, rarely the answer
+        score *= t.introduction  # a document's introduction is background, rarely the answer
     if intents.ASKS_WHEN.search(question) and _WHEN.search(unit.text):
-        score *= 1.25
+        score *= t.asks_when
     if intents.ASKS_NUMBER.search(question) and _DIGIT.search(unit.text):
-        score *= 1.3
+        score *= t.asks_number
     if intents.ASKS_PHONE.search(question) and _PHONE.search(unit.text):
-        score *= 1.6
-    if intents.ASKS_PLACE.search(question) and re.search(r"向|到|在|窗口|政府|街道|登记处|地址|中心", unit.text):
-        score *= 1.15
+        score *= t.asks_phone
+    if intents.ASKS_PLACE.search(question) and _OFFICE.search(unit.text):
+        score *= t.asks_place
     if intents.answers_kind(question, unit.section):
-        score *= 1.35
-    if unit.kind == "sentence" and len(unit.text) < 12 and unit.text.endswith(("：", ":")):
-        score *= 0.5  # a lead-in such as "需要提交的材料：" says nothing alone
+        score *= t.answers_kind
+    if unit.kind == "sentence" and len(unit.text) < t.lead_in_chars and unit.text.endswith(("：", ":")):
+        score *= t.lead_in  # a lead-in such as "需要提交的材料：" says nothing alone
     return score
 
 
-def term_weights(index: KnowledgeIndex, query_words: Sequence[str], query: str) -> dict[str, float]:
+def term_weights(
+    index: KnowledgeIndex, query_words: Sequence[str], query: str, t: TuningSettings
+) -> dict[str, float]:
     """Rarity-weighted terms of the question: its content words, and its bigrams at a lower weight."""
     weights: dict[str, float] = {}
     for w in query_words:
-        weights[w] = max(weights.get(w, 0.0), index.bm25.idf_of(w) * (1.0 + 0.15 * min(len(w), 4)))
+        bonus = 1.0 + t.word_length_bonus * min(len(w), t.word_length_cap)
+        weights[w] = max(weights.get(w, 0.0), index.bm25.idf_of(w) * bonus)
     for b in segment.cjk_bigrams(query):
         # Bigrams across a function character ("保怎", "么申") are noise, not terms.
         if b not in segment.STOPWORDS and b not in weights and not set(b) & segment.FUNCTION_CHARS:
-            weights[b] = 0.35 * index.bm25.idf_of(b)
-    factors = place_weights(query, list(weights))
+            weights[b] = t.bigram_weight * index.bm25.idf_of(b)
+    factors = place_weights(query, list(weights), t.place_weight)
     return {t: w * f for (t, w), f in zip(weights.items(), factors, strict=True)}
 
 
@@ -154,22 +157,24 @@ def extract(
     retrieval: Retrieval,
     question: str,
     max_chars: int,
+    tuning: TuningSettings,
     context_words: Sequence[str] = (),
 ) -> Extract:
     """Pick the units that answer ``question`` from the best passages."""
-    passages = _candidates(retrieval)
-    weights = term_weights(index, [w for w in dict.fromkeys(segment.words(question)) if w], question)
+    t = tuning
+    passages = _candidates(retrieval, t)
+    weights = term_weights(index, [w for w in dict.fromkeys(segment.words(question)) if w], question, t)
     own = set(weights)  # the terms of this question, not of the earlier ones
     for w in context_words:  # words carried over from earlier questions in a follow-up
-        weights.setdefault(w, 0.3 * index.bm25.idf_of(w))
+        weights.setdefault(w, t.context_weight * index.bm25.idf_of(w))
     units = [u for i, p in enumerate(passages) for u in units_of(p, i)]
     if not units:
         return Extract("", ())
-    prior = [1.0 / (1.0 + PASSAGE_DECAY * i) for i in range(len(passages))]
+    prior = [1.0 / (1.0 + t.passage_decay * i) for i in range(len(passages))]
     asked = set(segment.cjk_bigrams(question))
     scored = sorted(
         (
-            (_score(u, weights, question, _dice(asked, u.question)) * prior[u.passage], k)
+            (_score(u, weights, question, _dice(asked, u.question), t) * prior[u.passage], k)
             for k, u in enumerate(units)
         ),
         key=lambda t: -t[0],
@@ -188,13 +193,13 @@ def extract(
         if nxt.passage == best.passage and nxt.kind in ("item", "row"):
             chosen |= {k for k, u in enumerate(units) if u.passage == nxt.passage and u.group == nxt.group}
     for score, k in scored[1:]:
-        if score < SAME_PASSAGE * best_score:
+        if score < t.same_passage * best_score:
             break
         if not _mentions(units[k], own):
             continue  # in a follow-up, a sentence that only matches the earlier question is not an answer
         if units[k].kind == "row" and best.kind == "row" and units[k].group == best.group and not wants_list:
             continue  # "陆丰的登记处在哪" is one row of the table, not the whole table
-        if units[k].passage == best.passage or score >= OTHER_PASSAGE * best_score:
+        if units[k].passage == best.passage or score >= t.other_passage * best_score:
             chosen.add(k)
     picked = _fit(
         [units[k] for k in sorted(chosen, key=lambda k: (units[k].passage != best.passage, k))],
@@ -217,10 +222,10 @@ def _dice(asked: set[str], text_: str) -> float:
     return 2 * len(asked & other) / (len(asked) + len(other)) if other else 0.0
 
 
-def _candidates(retrieval: Retrieval) -> list[Passage]:
-    """The top passages, at most three documents, best first."""
-    docs = [d.path for d in retrieval.docs[:3]]
-    return [p for p in retrieval.passages[:8] if p.path in docs][:6]
+def _candidates(retrieval: Retrieval, t: TuningSettings) -> list[Passage]:
+    """The top passages of the best few documents, best first."""
+    docs = [d.path for d in retrieval.docs[: t.candidate_documents]]
+    return [p for p in retrieval.passages[: t.candidate_passages] if p.path in docs][: t.extract_passages]
 
 
 def _fit(units: list[Unit], max_chars: int, best: Unit) -> list[Unit]:

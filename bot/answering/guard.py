@@ -12,8 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot import intents
-
-MAX_QUESTION_CHARS = 600
+from bot.config import QuestionSettings
 
 _HTML_TAG = re.compile(r"<\s*(script|style)[^>]*>.*?<\s*/\s*\1\s*>|<[^>]{0,200}>", re.I | re.S)
 _INJECTION = re.compile(
@@ -45,8 +44,8 @@ class Screened:
     truncated: bool = False
 
 
-def screen(raw: str) -> Screened:
-    """Classify a raw message and return the part worth answering."""
+def screen(raw: str, limits: QuestionSettings) -> Screened:
+    """Classify a raw message and return the part worth answering (a long one: its gist)."""
     cleaned = _HTML_TAG.sub(" ", raw or "")
     cleaned = "".join(ch for ch in cleaned if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
@@ -63,15 +62,15 @@ def screen(raw: str) -> Screened:
         if not rest:
             return Screened("injection", "")
         cleaned = rest
-    truncated = len(cleaned) > MAX_QUESTION_CHARS
+    truncated = len(cleaned) > limits.max_chars
     if truncated:
-        cleaned = gist(cleaned)
+        cleaned = gist(cleaned, limits.gist_chars)
     if _ABUSE.search(cleaned) and len(re.findall(r"[\u4e00-\u9fff]", _ABUSE.sub("", cleaned))) < 4:
         return Screened("abuse", "")
     return Screened("ok", cleaned, truncated)
 
 
-def gist(text: str, budget: int = 160) -> str:
+def gist(text: str, budget: int) -> str:
     """The question in a long, rambling message: its last sentences that ask something."""
     sentences = [s for s in re.split(r"(?<=[。！？!?；;\n])", text) if s.strip()]
     asked = [s for s in sentences if intents.QUESTION_CUE.search(s)]

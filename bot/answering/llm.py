@@ -25,12 +25,11 @@ from typing import Any
 
 from bot import messages
 from bot.chinese import numerals
-from bot.config import LLMSettings, Settings
+from bot.config import AnswerSettings, LLMSettings, Settings
 from bot.records import Answer, Passage, Retrieval, Source
 
 logger = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 300  # what the model sees of the (already screened) question
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９［］【】", "0123456789[][]")
 _CITATION = re.compile(r"\s*\[(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\]")
 _HTML = re.compile(r"<\s*/?\s*[A-Za-z!?][^>]*>|&(?:lt|gt|amp|#\d+|#x[0-9a-f]+);|javascript:", re.I)
@@ -72,7 +71,7 @@ def generate(
 ) -> Answer:
     """The model's grounded wording of ``answer``; raises on any failure so the caller keeps ``answer``."""
     passages = passages_for(used, retrieval, settings.llm.max_passages)
-    prompt = build_prompt(question, passages, earlier, settings.llm.max_chars)
+    prompt = build_prompt(question, passages, earlier, settings.llm)
     reply, finish = _invoke(settings.llm, prompt)
     if finish == "length":
         raise Rejected("the reply was cut off at max_tokens")
@@ -84,7 +83,7 @@ def generate(
         logger.info("the model found no answer in the passages; keeping the extractive answer")
         return answer
     checked = check_reply(reply, passages, settings.llm.max_chars)
-    return _answer_from(answer, checked, passages, retrieval, settings.answer.max_sources)
+    return _answer_from(answer, checked, passages, retrieval, settings.answer)
 
 
 def passages_for(used: Sequence[Passage], retrieval: Retrieval, limit: int) -> list[Passage]:
@@ -99,7 +98,7 @@ def passages_for(used: Sequence[Passage], retrieval: Retrieval, limit: int) -> l
 
 
 def build_prompt(
-    question: str, passages: Sequence[Passage], earlier: Sequence[str], max_chars: int
+    question: str, passages: Sequence[Passage], earlier: Sequence[str], cfg: LLMSettings
 ) -> list[tuple[str, str]]:
     """(role, text) messages: the rules, then the numbered passages and the question as data."""
     numbered = "\n\n".join(
@@ -111,16 +110,17 @@ def build_prompt(
         )
         for n, p in enumerate(passages, 1)
     )
-    before = messages.LLM_EARLIER.format(earlier=_as_data(earlier[-1])) if earlier else ""
-    system = messages.LLM_SYSTEM.format(max_chars=max_chars, cannot=messages.LLM_CANNOT_ANSWER)
-    user = messages.LLM_USER.format(passages=numbered, earlier=before, question=_as_data(question))
+    limit = cfg.max_question_chars
+    before = messages.LLM_EARLIER.format(earlier=_as_data(earlier[-1], limit)) if earlier else ""
+    system = messages.LLM_SYSTEM.format(max_chars=cfg.max_chars, cannot=messages.LLM_CANNOT_ANSWER)
+    user = messages.LLM_USER.format(passages=numbered, earlier=before, question=_as_data(question, limit))
     return [("system", system), ("human", user)]
 
 
-def _as_data(text_: str) -> str:
+def _as_data(text_: str, limit: int) -> str:
     """The resident's words on one line, unable to close the question's 【…】 frame."""
     flat = re.sub(r"\s+", " ", re.sub(r"[【】\[\]]", "", text_)).strip()
-    return flat[:MAX_QUESTION_CHARS]
+    return flat[:limit]
 
 
 # --- checking the reply -------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def _display(text_: str) -> str:
 
 
 def _answer_from(
-    answer: Answer, reply: Reply, passages: Sequence[Passage], retrieval: Retrieval, max_sources: int
+    answer: Answer, reply: Reply, passages: Sequence[Passage], retrieval: Retrieval, cfg: AnswerSettings
 ) -> Answer:
     """``answer`` with the model's text, citing the documents of the passages the model cited."""
     cited: list[Passage] = []
@@ -219,7 +219,7 @@ def _answer_from(
         p = passages[n - 1]
         if p.path not in {c.path for c in cited}:
             cited.append(p)
-    cited = cited[:max_sources]
+    cited = cited[: cfg.max_sources]
     known = {s.path: s for s in answer.sources}
     docs = {d.path: d for d in retrieval.docs}
     first = [_source_of(p, known, docs) for p in cited]
@@ -227,7 +227,7 @@ def _answer_from(
     rest = [
         dataclasses.replace(s, cited=False, heading="") for s in answer.sources if s.path not in cited_paths
     ]
-    sources = tuple([*first, *rest][: max(5, len(first))])
+    sources = tuple([*first, *rest][: max(cfg.listed_sources, len(first))])
     sample = any(s.sample for s in first)
     notes = tuple(n for n in answer.notes if n not in (messages.SAMPLE_NOTICE, messages.LLM_NOTICE))
     notes += ((messages.SAMPLE_NOTICE,) if sample else ()) + (messages.LLM_NOTICE,)

@@ -63,9 +63,8 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import messages
-from bot.answering import guard
 from bot.answering.assistant import Assistant
-from bot.answering.retrieval import KnowledgeIndex
+from bot.answering.index import KnowledgeIndex
 from bot.channels.telegram import format as fmt
 from bot.config import Settings
 from bot.embeddings import set_threads
@@ -338,7 +337,7 @@ async def answer_question(
         return
     group = chat.type != ChatType.PRIVATE
     key = deps.state.chat_key(chat.id, user.id if group else None)
-    too_long = len(text) > guard.MAX_QUESTION_CHARS
+    too_long = len(text) > deps.settings.question.max_chars
     async with deps.chat_lock(key):
         history = deps.state.history(key, max_age=deps.settings.telegram.history_max_age_minutes * 60)
         async with typing(context, chat.id), deps.answering:

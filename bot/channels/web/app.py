@@ -46,10 +46,11 @@ from bot.state.database import RateLimiter, State
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-MAX_QUESTION_CHARS = 2000  # the guard answers the first 600 characters and says so
+# Request limits of the API (like [web] max_body_bytes): a longer question is refused with 422; within
+# it, [question] max_chars decides how much is answered (a longer one by its gist, with a notice).
+MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_ITEMS = 10
 MAX_HISTORY_CHARS = 600
-MAX_CONCURRENT_ANSWERS = 4
 FEEDBACK_PER_ASK = 3  # feedback may come a little faster than questions
 
 CSP = (
@@ -264,10 +265,9 @@ def create_app(
     assistant: Assistant,
     settings: Settings,
     state: State,
-    *,
-    max_concurrent: int = MAX_CONCURRENT_ANSWERS,
 ) -> FastAPI:
-    """The web app; nothing here starts a server or a thread."""
+    """The web app, computing at most ``[web] max_concurrent_answers`` answers at once; nothing here
+    starts a server or a thread."""
     web = settings.web
     contact = {
         "hotline": settings.contact.hotline,
@@ -276,7 +276,7 @@ def create_app(
     }
     ask_limiter = RateLimiter(web.requests_per_minute)
     feedback_limiter = RateLimiter(web.requests_per_minute * FEEDBACK_PER_ASK)
-    answering = asyncio.Semaphore(max(1, max_concurrent))
+    answering = asyncio.Semaphore(max(1, web.max_concurrent_answers))
     page = render_page(settings)
 
     app = FastAPI(title=messages.WEB_TITLE, docs_url=None, redoc_url=None, openapi_url=None)

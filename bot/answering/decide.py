@@ -1,0 +1,157 @@
+"""The reply once retrieval has run: the answer with its sources, "I don't know", or another department.
+
+:func:`compose` extracts the units that answer (:mod:`bot.answering.extract`), refers the question
+when the knowledge itself says it is another department's business or the question names such a
+matter (:mod:`bot.services.departments`), refuses when the calibrated confidence is too low, and
+otherwise answers, citing the guide a sentence comes from before the FAQ that sums it up. With
+``[llm] enabled`` the answer's wording may then come from the model (:mod:`bot.answering.llm`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from bot import messages
+from bot.answering.extract import Extract, extract
+from bot.answering.index import KnowledgeIndex
+from bot.answering.question import Asked
+from bot.chinese import segment
+from bot.config import Settings
+from bot.records import Answer, Chunk, DocHit, Passage, Retrieval, Source
+from bot.services.departments import Departments, Referral
+
+logger = logging.getLogger(__name__)
+
+FAQ_CATEGORY = "faq"
+_REDIRECT_SECTION = re.compile(r"不属于|非民政|其他部门")
+
+
+def contact(settings: Settings) -> dict[str, str]:
+    """The placeholders every refusal fills in: the human channels."""
+    c = settings.contact
+    return {"hotline": c.hotline, "bureau_phone": c.bureau_phone, "office_hours": c.office_hours}
+
+
+def compose(
+    settings: Settings,
+    index: KnowledgeIndex,
+    question: str,
+    asked: Asked,
+    retrieval: Retrieval,
+    departments: Departments,
+) -> Answer:
+    """Answer, refuse or refer ``question`` from what retrieval found."""
+    reach = contact(settings)
+    cfg = settings.retrieval
+    listed = settings.answer.listed_sources
+    if not retrieval.passages:
+        return Answer(question, messages.DONT_KNOW.format(**reach), False, "dont_know")
+    top = retrieval.passages[0]
+    # What was found is still listed (not cited): the ranking is useful to staff and to evaluation.
+    related = sources(retrieval.docs[:listed], top, cited=set())
+    context_words = [w for c in asked.earlier for w in segment.words(c)]
+    found = extract(
+        index, retrieval, asked.query, settings.answer.max_chars, settings.tuning, context_words
+    )
+    if found.passages and _redirects(found, retrieval, settings):
+        hint = found.text.split("\n")[0].lstrip("· ")
+        reply = messages.OTHER_DEPARTMENT.format(hint=f"{hint}。" if hint else "", **reach)
+        return Answer(question, reply, False, "other_department", related)
+    referred = referral(departments, retrieval)
+    if referred is not None:
+        logger.info("referred to another department for %r", referred.word)
+        hint = messages.REFERRAL_HINT.format(department=referred.department)
+        return Answer(
+            question,
+            messages.OTHER_DEPARTMENT.format(hint=hint, **reach),
+            False,
+            "other_department",
+            related,
+        )
+    confidence = retrieval.confidence(cfg.confidence_weights, cfg.confidence_bias)
+    if confidence < cfg.min_confidence or not found.text:
+        logger.info("refused: confidence %.2f < %.2f", confidence, cfg.min_confidence)
+        return Answer(question, messages.DONT_KNOW.format(**reach), False, "dont_know", related)
+    docs = {d.path: d for d in retrieval.docs}
+    # The guide a sentence comes from is cited before the FAQ that sums it up.
+    cited_paths = sorted(
+        dict.fromkeys(p.path for p in found.passages),
+        key=lambda path: path in docs and docs[path].category == FAQ_CATEGORY,
+    )
+    ordered = [docs[p] for p in cited_paths if p in docs]
+    ordered += [d for d in retrieval.docs if d.path not in cited_paths]
+    cited = sources(ordered[:listed], found.passages[0], cited=set(cited_paths[: settings.answer.max_sources]))
+    notes = (messages.SAMPLE_NOTICE,) if any(s.sample for s in cited if s.cited) else ()
+    answer = Answer(question, found.text, True, "answer", cited, notes=notes)
+    if not settings.llm.enabled:
+        return answer
+    return _reworded(settings, answer, retrieval, found.passages, asked.query, asked.earlier)
+
+
+def referral(departments: Departments, retrieval: Retrieval) -> Referral | None:
+    """Another department's business, when the question names it and the found passages do not."""
+    return departments.refer(retrieval.query, [p.text for p in retrieval.passages[:3]])
+
+
+def from_document(
+    settings: Settings,
+    index: KnowledgeIndex,
+    question: str,
+    text: str,
+    path: str,
+    kind: str,
+    retrieval: Retrieval,
+) -> Answer:
+    """An answer computed from one document (a calculator, the meal-site directory), citing it first;
+    the guides retrieval found follow, uncited."""
+    chunk = next((c for c in index.chunks if c.path == path), Chunk(path, title=path))
+    source = Source(path=path, title=chunk.title, issued=chunk.issued, score=1.0, sample=chunk.sample)
+    related = [d for d in retrieval.docs if d.path != path][: settings.answer.listed_sources - 1]
+    best = retrieval.passages[0] if retrieval.passages else None
+    listed = (source, *sources(related, best, cited=set()))
+    notes = (messages.SAMPLE_NOTICE,) if source.sample and messages.SAMPLE_NOTICE not in text else ()
+    return Answer(question, text, True, kind, listed, notes=notes)
+
+
+def sources(docs: Sequence[DocHit], best: Passage | None, cited: set[str] | None = None) -> tuple[Source, ...]:
+    """Sources for ``docs``; the one ``best`` comes from carries its section heading (for 查看原文)."""
+    return tuple(
+        Source(
+            path=d.path,
+            title=d.title,
+            issued=d.issued,
+            score=d.score,
+            sample=d.sample,
+            heading=best.chunk.heading if best is not None and d.path == best.path else "",
+            cited=cited is None or d.path in cited,
+        )
+        for d in docs
+    )
+
+
+def _redirects(found: Extract, retrieval: Retrieval, settings: Settings) -> bool:
+    """The knowledge itself says this is another department's business."""
+    best = found.passages[0]
+    in_redirect_section = bool(_REDIRECT_SECTION.search(best.chunk.heading))
+    says_so = "不属于民政" in found.text
+    return (in_redirect_section or says_so) and retrieval.coverage >= settings.retrieval.min_keyword_coverage
+
+
+def _reworded(
+    settings: Settings,
+    answer: Answer,
+    retrieval: Retrieval,
+    used: Sequence[Passage],
+    query: str,
+    earlier: Sequence[str],
+) -> Answer:
+    """[llm] enabled: the model's wording, grounded on the passages; on any failure ``answer`` itself."""
+    from bot.answering import llm
+
+    try:
+        return llm.generate(settings, answer, retrieval, used, query, earlier)
+    except Exception as exc:  # endpoint down, timeout, HTTP error, bad JSON, a reply failing the checks
+        logger.warning("LLM answer not used, sending the extractive one: %s", llm.describe(exc, settings.llm))
+        return answer

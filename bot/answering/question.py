@@ -1,0 +1,115 @@
+"""Understanding a question before retrieval: normalised the way the documents are written, and
+whether it follows up an earlier one.
+
+Normalisation: traditional → simplified, Cantonese and English words → Mandarin, the synonym
+dictionary, homophone typos mended with the folder's own words (:meth:`KnowledgeIndex.correct`).
+A follow-up ("那要带什么材料？") is searched together with the previous question.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot import intents
+from bot.answering import guard
+from bot.answering.index import KnowledgeIndex
+from bot.chinese import places, segment
+from bot.chinese.normalize import BUILTIN_SYNONYMS, CANTONESE, ENGLISH, Lexicon, normalize, read_lexicon
+from bot.config import Settings, TuningSettings
+from bot.records import Retrieval
+
+
+@dataclass(frozen=True)
+class Lexicons:
+    """The word lists a question is normalised with."""
+
+    synonyms: Lexicon  # built-in synonyms plus the bureau's knowledge/_synonyms.txt
+    dialect: Lexicon  # Cantonese and English words → Mandarin
+
+    @classmethod
+    def read(cls, settings: Settings) -> Lexicons:
+        paths = [BUILTIN_SYNONYMS, settings.knowledge_dir / settings.knowledge.synonyms_file]
+        return cls(read_lexicon(paths), read_lexicon([CANTONESE, ENGLISH]))
+
+    def prepare(self, raw: str, index: KnowledgeIndex) -> str:
+        """Normalise a question the way the documents are written."""
+        normal = normalize(raw, self.dialect)
+        return self.synonyms.apply(index.correct(self.synonyms.apply(normal)))
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question as retrieval sees it."""
+
+    query: str  # the normalised, corrected question
+    search: str  # the text searched with: for a follow-up, the previous question and this one
+    context: tuple[str, ...] = ()  # the earlier questions, normalised, oldest first
+
+    @property
+    def follows_up(self) -> bool:
+        return self.search != self.query
+
+    @property
+    def earlier(self) -> tuple[str, ...]:
+        """The earlier questions this one is read with (none when it stands alone)."""
+        return self.context if self.follows_up else ()
+
+    def with_previous(self) -> Asked:
+        """The same question, searched together with the previous one."""
+        return dataclasses.replace(self, search=f"{self.context[-1]} {self.query}")
+
+
+def understand(
+    question: str, history: Sequence[str], index: KnowledgeIndex, lexicons: Lexicons, settings: Settings
+) -> Asked:
+    """Normalise the question and the last earlier ones; a follow-up is searched with the previous one."""
+    query = lexicons.prepare(question, index)
+    context = tuple(
+        lexicons.prepare(h, index) for h in history[-settings.retrieval.max_history :] if h.strip()
+    )
+    asked = Asked(query, query, context)
+    if context and is_follow_up(query, index, settings.tuning):
+        return asked.with_previous()
+    return asked
+
+
+def is_follow_up(query: str, index: KnowledgeIndex, tuning: TuningSettings) -> bool:
+    """Questions opening with 那/如果… or pointing back (这个, 还能…), or without a subject of their own.
+
+    A topic is a rare word of the knowledge folder, or a word it does not have at all
+    ("火星移民补贴" asks about something new, not about the previous question).
+    """
+    if intents.FOLLOW_UP_START.match(query) or intents.ANAPHORA.search(query):
+        return True
+    words = segment.words(query)
+    if len(query) <= tuning.follow_up_short_chars and all(w in index.bm25.vocab for w in words):
+        return True  # short and in the folder's own words, but no subject ("需要带哪些材料？")
+    return not any(index.bm25.idf_of(w) >= tuning.follow_up_idf for w in words)
+
+
+def continues(previous: str, retrieval: Retrieval, index: KnowledgeIndex) -> bool:
+    """The previous question's best document (by keywords) is among the three best found now.
+
+    Then a question that reads as new ("登记完要等几天？" after one on 长者饭堂补贴) is a follow-up
+    after all.
+    """
+    scores = index.bm25.scores(segment.tokens(previous))
+    if not len(scores) or scores.max() <= 0:
+        return False
+    topic = index.chunks[int(scores.argmax())].path
+    found = [d.path for d in retrieval.docs[:3]]
+    return topic in found
+
+
+def embedded_text(asked: Asked, settings: Settings) -> str:
+    """What is embedded for dense search: keywords see the whole search text, but a long story is
+    embedded by the sentences that ask, and where the resident lives is not the topic."""
+    embedded = asked.search
+    limit = settings.question.embed_chars
+    if len(asked.query) > limit:
+        embedded = asked.search.replace(asked.query, guard.gist(asked.query, limit))
+    if not intents.asks_where(asked.query):
+        embedded = places.without_places(embedded)
+    return embedded
