@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot import messages
 
@@ -172,6 +172,13 @@ class Chunk:
         """The innermost heading the chunk stands under ("" for a document's introduction)."""
         parts = heading_parts(self.heading)
         return parts[-1] if len(parts) > 1 else ""
+
+
+class ServedChunks(Protocol):
+    """What services read of the served index: every chunk's text and metadata, row by row."""
+
+    texts: list[str]
+    chunks: list[Chunk]
 
 
 # --- retrieval --------------------------------------------------------------------------------------

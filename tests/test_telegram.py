@@ -32,18 +32,12 @@ from telegram import Message, Update
 
 from bot import messages
 from bot.answering.assistant import Assistant
-from bot.channels.telegram import app as telegram_channel
+from bot.channels.telegram import context as telegram_context
 from bot.channels.telegram import format as fmt
-from bot.channels.telegram.app import (
-    TOPICS,
-    addressed_text,
-    build_application,
-    section_text,
-    topic_questions,
-    webhook_options,
-)
+from bot.channels.telegram.app import build_application, webhook_options
+from bot.channels.telegram.handlers import addressed_text
 from bot.config import Settings, load_settings
-from bot.records import Answer, Chunk
+from bot.records import Answer
 from bot.state.database import State
 from tests.fake_bot_api import Call, FakeBotAPI, parse_html
 
@@ -153,43 +147,6 @@ def assert_all_accepted(api: FakeBotAPI) -> None:
 # --- handler logic without Telegram ---------------------------------------------------------------
 
 
-def test_topic_questions_come_from_the_faq_then_the_topic_guides() -> None:
-    chunks = [
-        Chunk("faq.md", category="faq", kind="faq", chunk=2, heading="问答 › 婚姻登记", question="法定结婚年龄是多少？"),
-        Chunk("faq.md", category="faq", kind="faq", chunk=1, heading="问答 › 老年助餐与养老", question="助餐补贴一天能用几次？"),
-        Chunk("faq.md", category="faq", kind="faq", chunk=3, heading="问答 › 社会救助", question="低保去哪里申请？"),
-        Chunk("meal.md", category="elderly", kind="list", chunk=0, title="老年助餐服务指南", issued="2025-04-01"),
-        Chunk("meal.md", category="elderly", kind="list", chunk=1, title="老年助餐服务指南", issued="2025-04-01"),
-        Chunk("care.md", category="elderly", kind="text", chunk=0, title="养老机构入住须知", issued="2025-06-01"),
-        Chunk("old.md", category="elderly", kind="faq", chunk=0, question="长者饭堂几点开门？"),
-    ]  # fmt: skip
-    elderly = topic_questions(chunks, TOPICS["elderly"])
-    assert elderly == ["助餐补贴一天能用几次？", "长者饭堂几点开门？", "老年助餐服务指南", "养老机构入住须知"]
-    assert topic_questions(chunks, TOPICS["marriage"]) == ["法定结婚年龄是多少？"]
-    assert topic_questions(chunks, TOPICS["assistance"], limit=1) == ["低保去哪里申请？"]
-
-
-def test_section_text_joins_the_chunks_of_one_section_in_order() -> None:
-    index = SimpleNamespace(
-        texts=[
-            "指南 › 二、材料\n第二段",
-            "指南 › 二、材料\n第一段",
-            "指南 › 三、流程\n别的",
-            "其他 › 二、材料\n不相干",
-        ],
-        chunks=[
-            Chunk("a.md", heading="指南 › 二、材料", chunk=2),
-            Chunk("a.md", heading="指南 › 二、材料", chunk=1),
-            Chunk("a.md", heading="指南 › 三、流程", chunk=3),
-            Chunk("b.md", heading="指南 › 二、材料", chunk=1),
-        ],
-    )
-
-    assert section_text(index, "a.md", "指南 › 二、材料") == "第一段\n\n第二段"  # type: ignore[arg-type]
-    assert section_text(index, "a.md", "指南 › 九、没有") is None  # type: ignore[arg-type]
-    assert section_text(index, "../../etc/passwd", "x") is None  # type: ignore[arg-type]
-
-
 def test_group_messages_count_only_when_they_mention_or_reply_to_the_bot() -> None:
     api = FakeBotAPI()
     try:
@@ -265,7 +222,7 @@ def test_start_shows_topics_whose_questions_answer_when_pressed(
 def test_polling_end_to_end_answers_with_sources_and_typing(
     kb: KB, api: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(telegram_channel, "TYPING_AFTER", 0.0)  # "typing…" at once, however fast the answer
+    monkeypatch.setattr(telegram_context, "TYPING_AFTER", 0.0)  # "typing…" at once, however fast the answer
     stop_seconds: list[float] = []
 
     async def scenario(app: Any) -> None:
@@ -296,19 +253,19 @@ def test_typing_shows_only_when_the_answer_takes_noticeable_time(
 ) -> None:
     async def scenario(app: Any) -> None:
         context = SimpleNamespace(bot=app.bot)
-        async with telegram_channel.typing(
+        async with telegram_context.typing(
             context, RESIDENT, after=60.0
         ):  # a quick answer: no chat action at all
             await asyncio.sleep(0)
         assert not api.calls_of("sendChatAction")
-        async with telegram_channel.typing(
+        async with telegram_context.typing(
             context, OTHER, after=0.0
         ):  # a slow one: "typing…" while it is computed
             await asyncio.to_thread(api.wait_for, "sendChatAction", lambda c: c.chat_id == OTHER)
         assert [c["action"] for c in api.calls_of("sendChatAction")] == ["typing"]
 
     drive(kb, api, tmp_path, scenario)
-    assert telegram_channel.TYPING_AFTER <= 1.0  # residents wait at most a second without a sign
+    assert telegram_context.TYPING_AFTER <= 1.0  # residents wait at most a second without a sign
 
 
 def test_follow_up_uses_history_that_survives_a_restart(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:

@@ -13,10 +13,10 @@ import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from bot import intents, messages
-from bot.records import Chunk, table_records
+from bot.records import ServedChunks, table_records
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +36,6 @@ COLUMNS = {
 }
 _TOWN = re.compile(r"([\u4e00-\u9fff]{2,6}?)(镇|街道|管理区|乡|开发区)")
 _AREA_SUFFIX = re.compile(r"(县|市|区|经济开发区)$")
-
-
-class IndexLike(Protocol):
-    texts: list[str]
-    chunks: list[Chunk]
 
 
 @dataclass(frozen=True)
@@ -84,7 +79,7 @@ def _coordinate(raw: str, low: float, high: float) -> float | None:
 _parsed: weakref.WeakKeyDictionary[Any, list[Site]] = weakref.WeakKeyDictionary()
 
 
-def sites(index: IndexLike) -> list[Site]:
+def sites(index: ServedChunks) -> list[Site]:
     """Every site of the directory in the served index, in the table's order (no duplicates).
 
     Read once per index version (every question may look for a town name).
@@ -104,7 +99,7 @@ def sites(index: IndexLike) -> list[Site]:
     return found
 
 
-def _read_sites(index: IndexLike) -> list[Site]:
+def _read_sites(index: ServedChunks) -> list[Site]:
     found: dict[str, tuple[float, Site]] = {}
     rows = [i for i, c in enumerate(index.chunks) if _is_sites_path(c.path)]
     rows.sort(key=lambda i: index.chunks[i].chunk)
@@ -197,18 +192,18 @@ def _between(a: Site, b: Site) -> float:
 # --- texts for residents ---------------------------------------------------------------------------
 
 
-def _source(index: IndexLike) -> str:
+def _source(index: ServedChunks) -> str:
     for chunk in index.chunks:
         if _is_sites_path(chunk.path):
             return messages.MS_SOURCE.format(title=chunk.title, issued=chunk.issued or "日期不详")
     return ""
 
 
-def _is_sample(index: IndexLike) -> bool:
+def _is_sample(index: ServedChunks) -> bool:
     return any(c.sample for c in index.chunks if _is_sites_path(c.path))
 
 
-def format_sites(found: Sequence[Nearby], header: str, index: IndexLike) -> str:
+def format_sites(found: Sequence[Nearby], header: str, index: ServedChunks) -> str:
     """Plain text: a header, one block per site (distance when known), the notes and the source."""
     blocks = [header]
     for n, item in enumerate(found, 1):
@@ -233,7 +228,7 @@ def format_sites(found: Sequence[Nearby], header: str, index: IndexLike) -> str:
     return "\n".join([*blocks, *(n for n in notes if n)])
 
 
-def nearest_text(index: IndexLike, lat: float, lon: float, k: int = 3) -> str:
+def nearest_text(index: ServedChunks, lat: float, lon: float, k: int = 3) -> str:
     """The reply to a shared location: the ``k`` nearest sites with distance, hours and phone."""
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return messages.MS_BAD_LOCATION
@@ -247,7 +242,7 @@ def nearest_text(index: IndexLike, lat: float, lon: float, k: int = 3) -> str:
     return text
 
 
-def answer_text(question: str, index: IndexLike) -> str | None:
+def answer_text(question: str, index: ServedChunks) -> str | None:
     """The reply to a question such as '我在梅陇镇，最近的长者饭堂在哪', or None when it is not one."""
     if not intents.ASKS_SITE.search(question) or not intents.ASKS_SITE_WHERE.search(question):
         return None
