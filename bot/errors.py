@@ -20,3 +20,15 @@ class IngestBusyError(UserError):
 
 class StoreUnavailableError(UserError):
     """The Chroma store (usually a `chroma run` server) cannot be reached."""
+
+
+class SkipFile(Exception):
+    """This file cannot be ingested. ``reason`` is a staff-readable Chinese sentence (from bot.messages).
+
+    Ingest reports it next to the file's name and goes on with the others (the file's previous
+    version, if any, keeps being served).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -16,7 +16,8 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
 from bot import messages
-from bot.ingest.loaders import SUPPORTED_SUFFIXES, SkipFile, decode_text, knowledge_files, load_file
+from bot.errors import SkipFile
+from bot.ingest.loaders import SUPPORTED_SUFFIXES, decode_text, knowledge_files, load_file
 
 KNOWLEDGE = Path(__file__).resolve().parents[1] / "knowledge"
 

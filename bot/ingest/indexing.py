@@ -35,9 +35,9 @@ from langchain_core.stores import ByteStore
 
 from bot import index_store, messages
 from bot.config import Settings
-from bot.errors import IngestBusyError, UserError
+from bot.errors import IngestBusyError, SkipFile, UserError
 from bot.ingest.chunking import chunk_document
-from bot.ingest.loaders import SkipFile, knowledge_files, load_file
+from bot.ingest.loaders import knowledge_files, load_file
 from bot.records import Chunk, FileMeta
 
 if TYPE_CHECKING:
