@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.state.database import REDACTED, RateLimiter, State, load_salt, redact
+from bot.state.database import State
+from bot.state.privacy import REDACTED, load_salt, redact
+from bot.state.rate_limit import RateLimiter
 
 
 class Clock:

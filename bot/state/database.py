@@ -9,39 +9,30 @@
 * the open self-check wizard of a conversation (its step and answers so far, keyed by the hashed
   conversation key), so a wizard survives a restart.
 
-Privacy: no Telegram user id, chat id, name or phone number is ever stored. Ids are replaced by
-a salted SHA-256; the salt is random, created once in ``<data>/salt`` (mode 0600).
-
-Also here: :class:`RateLimiter`, the per-user sliding window on incoming questions.
+Privacy (:mod:`bot.state.privacy`): no Telegram user id, chat id, name or phone number is ever
+stored. Ids are replaced by a salted SHA-256; the salt is random, created once in ``<data>/salt``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import re
 import secrets
 import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bot.state.privacy import load_salt, redact
 
 if TYPE_CHECKING:
     from bot.records import Answer
 
 STATE_FILE = "bot_state.sqlite"
 UNLOGGED_KINDS = frozenset({"empty", "no_text"})  # blank or emoji-only messages are not analytics
-SALT_FILE = "salt"
 ANSWER_ID_BYTES = 6  # 8 URL-safe characters: short enough for callback data
-
-# Runs of 7+ digits (optionally split by spaces or dashes) look like phone, id or account numbers.
-_NUMBER = re.compile(r"(?<![\dA-Za-z])\+?\d[\d\- ]{5,}\d[xX]?(?!\d)")
-_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
-REDACTED = "［号码已隐去］"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS history (
@@ -83,39 +74,6 @@ CREATE TABLE IF NOT EXISTS wizards (
     at REAL NOT NULL
 );
 """
-
-
-def redact(text: str) -> str:
-    """``text`` with phone-, id- and account-like digit runs replaced (12345 and dates stay)."""
-
-    def sub(m: re.Match[str]) -> str:
-        found = m.group(0)
-        if sum(ch.isdigit() for ch in found) < 7 or _DATE.fullmatch(found):
-            return found
-        return REDACTED
-
-    return _NUMBER.sub(sub, text)
-
-
-def load_salt(data_dir: Path) -> bytes:
-    """The installation's random salt, created on first use with owner-only permissions."""
-    path = data_dir / SALT_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o600)
-    salt = path.read_text().strip()
-    if len(salt) < 32:  # an empty or truncated file (a crash mid-write): never hash with a weak salt
-        raise RuntimeError(
-            f"{path} is damaged; delete it to create a new salt (older hashes will no longer match)"
-        )
-    return salt.encode()
 
 
 @dataclass(frozen=True)
@@ -372,46 +330,3 @@ class State:
             )
             self._db.execute("DELETE FROM questions WHERE at < ?", (cutoff,))
             self._db.execute("DELETE FROM events WHERE at < ?", (cutoff,))
-
-
-@dataclass(frozen=True)
-class Verdict:
-    allowed: bool
-    warn: bool = False  # the first refusal of a burst: tell the person once, then stay quiet
-    retry_after: float = 0.0
-
-
-class RateLimiter:
-    """Per-key sliding window: at most ``limit`` events in any ``window`` seconds (limit <= 0: off)."""
-
-    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._events: dict[str, deque[float]] = {}
-        self._warned: set[str] = set()
-        self._lock = threading.Lock()
-
-    def check(self, key: str) -> Verdict:
-        """Count one event for ``key`` if it is within the limit."""
-        if self.limit <= 0:
-            return Verdict(True)
-        now = self._clock()
-        with self._lock:
-            events = self._events.setdefault(key, deque())
-            while events and now - events[0] >= self.window:
-                events.popleft()
-            if len(events) < self.limit:
-                events.append(now)
-                self._warned.discard(key)
-                if len(self._events) > 10_000:
-                    self._sweep(now)
-                return Verdict(True)
-            warn = key not in self._warned
-            self._warned.add(key)
-            return Verdict(False, warn, self.window - (now - events[0]))
-
-    def _sweep(self, now: float) -> None:
-        for key in [k for k, ev in self._events.items() if not ev or now - ev[-1] >= self.window]:
-            del self._events[key]
-            self._warned.discard(key)

@@ -31,7 +31,8 @@ from telegram.ext import (
 from bot.answering.assistant import Assistant
 from bot.channels.telegram import format as fmt
 from bot.config import Settings
-from bot.state.database import RateLimiter, State
+from bot.state.database import State
+from bot.state.rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
 

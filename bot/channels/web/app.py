@@ -41,7 +41,8 @@ from bot.answering.assistant import Assistant
 from bot.config import Settings
 from bot.errors import UserError
 from bot.records import Answer
-from bot.state.database import RateLimiter, State
+from bot.state.database import State
+from bot.state.rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
