@@ -7,13 +7,16 @@ copies of the sample knowledge folder, and one ingested index for read-only test
 * ``make_data_dir`` (function): ``make_data_dir(path=None) -> Path``, a data folder whose ``models``
   entry links to ``model_dir``, so no test converts the model again.
 * ``knowledge_copy`` (function): a writable copy of the repository's ``knowledge/`` folder.
-* ``settings_for(knowledge, data)`` (helper, also a fixture): :func:`bot.config.load_settings` for
-  those two folders, with the repository's config.toml.
-* ``run_cli(*args, stdin=None)``: ``python <args>`` in a subprocess from the repository root.
+* ``settings_for`` (fixture): the helper :func:`tests.helpers.knowledge.settings_for`.
 * ``ingested`` (session): the sample knowledge ingested once (the first-ingest report kept), with a
-  warm :class:`bot.answering.assistant.Assistant`. Read-only: a test that changes things uses ``ingested_copy``.
+  warm :class:`bot.answering.assistant.Assistant`. Read-only: a test that changes things uses
+  ``ingested_copy``.
 * ``ingested_copy`` (function): a private copy of ``ingested`` (knowledge and data folders) to
   change; its embedding cache is warm, so re-ingesting unchanged text costs no model call.
+
+Every test that uses one of the model fixtures is marked ``slow`` here (it needs the real model,
+and usually a full ingest), so ``pytest -m "not slow"`` is the quick loop. Helpers that are no
+fixtures live in ``tests/helpers/``.
 """
 
 from __future__ import annotations
@@ -21,114 +24,35 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bot.config import DEFAULT_MODEL, Settings, load_settings
-
-if TYPE_CHECKING:  # imported where used, so unit tests that need neither stay quick to collect
-    from bot.answering.assistant import Assistant
-    from bot.ingest.indexing import IngestReport
-
-REPO = Path(__file__).resolve().parents[1]
-KNOWLEDGE = REPO / "knowledge"
-MODEL_NAME = "multilingual-e5-small"
-PYTHON = (
-    str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
+from bot.config import DEFAULT_MODEL, Settings
+from tests.helpers.knowledge import (
+    MODEL_NAME,
+    KnowledgeBase,
+    copy_knowledge,
+    knowledge_base,
+    new_data_dir,
+    settings_for,
 )
 
-
-# The published figures of knowledge/assistance-standards-shanwei.md, for calculator and wizard tests.
-STANDARDS_BLOCK: dict[str, Any] = {
-    "dibao": {"urban": 1030, "rural": 840},
-    "dibao_edge": {"urban": 1545, "rural": 1260},
-    "tekun_basic": {"urban": 1648, "rural": 1344},
-    "tekun_care": {"full_self_care": 330, "semi_disabled": 990, "fully_disabled": 1650},
-    "temporary_assistance": {"normal_max_times": 6, "severe_max_times": 12, "advance_max_yuan": 3000},
-    "disability": {"living": 200, "care_level1": 280, "care_level2": 210},
-    "meal_subsidy": {"A": 8, "B": 5, "C": 2},
-    "meal": {"price": 12, "min_age": 60, "senior_age": 80},
-}
+MODEL_FIXTURES = frozenset({"model_dir", "make_data_dir", "ingested", "ingested_copy"})
 
 
-# --- helpers usable outside fixtures -----------------------------------------------------------
-
-
-def settings_for(knowledge: Path, data: Path) -> Settings:
-    """The repository's config.toml with the knowledge and data folders overridden."""
-    return load_settings(None, knowledge=knowledge, data=data)
-
-
-def copy_knowledge(dest: Path) -> Path:
-    """A writable copy of the repository's sample knowledge folder at ``dest``."""
-    shutil.copytree(KNOWLEDGE, dest)
-    return dest
-
-
-def new_data_dir(path: Path, model_dir: Path) -> Path:
-    """Create data folder ``path`` whose ``models`` entry links to the shared, converted model folder."""
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "models").symlink_to(model_dir.resolve(), target_is_directory=True)
-    return path
-
-
-def run_cli(
-    *args: str | Path, stdin: str | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python <args>`` from the repository root with the project's interpreter, as a user would."""
-    return subprocess.run(
-        [PYTHON, *map(str, args)],
-        cwd=REPO,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
-        check=False,
-    )
-
-
-@dataclass
-class KnowledgeBase:
-    """A knowledge folder and a data folder holding its served index."""
-
-    settings: Settings
-    knowledge: Path
-    data: Path
-    assistant: Assistant
-    report: IngestReport | None = None  # the ingest that built it (``ingested`` only)
-
-    def ingest(self, **kwargs: bool) -> IngestReport:
-        """Ingest in this process (no progress bars)."""
-        from bot.ingest.indexing import ingest
-
-        return ingest(self.settings, progress=False, **kwargs)
-
-    def fresh_assistant(self) -> Assistant:
-        """A new Assistant, as a restarted bot would have (no cached index)."""
-        from bot.answering.assistant import Assistant
-
-        return Assistant(self.settings)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that needs the real model (through any fixture that depends on it)."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(name="settings_for")
 def settings_for_fixture() -> Callable[[Path, Path], Settings]:
     """The ``settings_for(knowledge, data)`` helper, for tests that prefer a fixture to an import."""
     return settings_for
-
-
-def knowledge_base(knowledge: Path, data: Path) -> KnowledgeBase:
-    """A KnowledgeBase for these folders (nothing is ingested here)."""
-    from bot.answering.assistant import Assistant
-
-    settings = settings_for(knowledge, data)
-    return KnowledgeBase(settings, knowledge, data, Assistant(settings))
 
 
 # --- the model -----------------------------------------------------------------------------------
@@ -215,8 +139,3 @@ def ingested_copy(tmp_path: Path, ingested: KnowledgeBase, model_dir: Path) -> K
         else:
             shutil.copy2(entry, data / entry.name)
     return knowledge_base(knowledge, data)
-
-
-def source_paths(answer: object) -> Sequence[str]:
-    """The knowledge-relative paths of an Answer's sources, best first."""
-    return [s.path for s in answer.sources]  # type: ignore[attr-defined]

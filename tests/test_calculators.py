@@ -6,12 +6,12 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import STANDARDS_BLOCK as BLOCK
 
 from bot.chinese.numerals import cn_number
 from bot.services import calculators
 from bot.services.calculators import Diner, Household, dibao, meal_subsidy, read_diner, read_household
 from bot.services.standards import Standards, StandardsError, cross_check, parse
+from tests.helpers.knowledge import STANDARDS_BLOCK as BLOCK
 
 
 @pytest.fixture

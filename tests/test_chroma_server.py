@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, KnowledgeBase, run_cli
 
 from bot import messages
 from bot.answering.assistant import Assistant
 from bot.config import Settings
 from bot.ingest.indexing import STATE_DB, ingest
+from tests.helpers.knowledge import REPO, KnowledgeBase, run_cli
 
 CHROMA = REPO / ".venv" / "bin" / "chroma"
 QUESTION = "结婚登记要带什么材料？"

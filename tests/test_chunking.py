@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import KNOWLEDGE
 from langchain_core.documents import Document
 
 from bot.config import ChunkingSettings, load_settings
 from bot.ingest.chunking import chunk_body, chunk_document
 from bot.ingest.loaders import knowledge_files, load_file
 from bot.records import HEADING_SEP, table_rows
+from tests.helpers.knowledge import KNOWLEDGE
 
 SMALL = ChunkingSettings(max_chars=120, min_chars=40)
 

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import KnowledgeBase, run_cli
+
+from tests.helpers.knowledge import KnowledgeBase, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import new_data_dir
 
 from bot.config import EmbeddingSettings
 from bot.embeddings import QueryBatcher, SentenceEmbedder, load_embedder
+from tests.helpers.knowledge import new_data_dir
 
 QUESTIONS = [
     "办理结婚登记需要带哪些材料？",

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 
-from conftest import KnowledgeBase
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.channels.telegram import format as fmt
 from bot.records import Answer
-from tests.fake_bot_api import parse_html, utf16_len
+from bot.testing.telegram_html import parse_html, utf16_len
+from tests.helpers.knowledge import KnowledgeBase
 
 TELEGRAM_TAGS = {"b", "i", "u", "s", "a", "code", "pre", "blockquote"}
 _TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9-]*)")

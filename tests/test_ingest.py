@@ -16,12 +16,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import KNOWLEDGE, PYTHON, REPO, KnowledgeBase, knowledge_base, run_cli, source_paths
 
 from bot import index_store, messages
 from bot.config import Settings
 from bot.ingest.indexing import CountingEmbeddings, ingest_lock, is_stale, read_folder
 from bot.ingest.loaders import knowledge_files
+from tests.helpers.knowledge import (
+    KNOWLEDGE,
+    PYTHON,
+    REPO,
+    KnowledgeBase,
+    knowledge_base,
+    run_cli,
+    source_paths,
+)
 
 pytestmark = pytest.mark.slow
 

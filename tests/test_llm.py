@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, KnowledgeBase, run_cli
-from fake_openai import FakeOpenAI, Request
 
 from bot import messages
 from bot.answering.assistant import Assistant
@@ -27,6 +25,8 @@ from bot.answering.llm import Rejected, check_reply, unsupported_figures
 from bot.config import LLMSettings, Settings, load_settings
 from bot.errors import UserError
 from bot.records import Answer, Chunk, Passage
+from bot.testing.openai_api import FakeOpenAI, Request
+from tests.helpers.knowledge import REPO, KnowledgeBase, run_cli
 
 KEY = "sk-test-5f1e9c2d7a0b4e6f"
 QUESTION = "离婚冷静期有多长？"

@@ -6,12 +6,12 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from conftest import KnowledgeBase
 
 from bot import messages
 from bot.records import Chunk
 from bot.services import meal_sites
 from bot.services.meal_sites import Site
+from tests.helpers.knowledge import KnowledgeBase
 
 SHANWEI_LAT = (22.5, 23.5)
 SHANWEI_LON = (114.8, 116.2)

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MODEL_NAME, REPO, KnowledgeBase, run_cli
 from telegram import Update
 
 from bot import messages, model_convert
@@ -29,7 +28,9 @@ from bot.config import DEFAULT_MODEL, EmbeddingSettings
 from bot.embeddings import load_embedder, resolve_model
 from bot.errors import UserError
 from bot.ingest.indexing import STATE_DB
-from tests.fake_bot_api import FakeBotAPI, parse_html
+from bot.testing.bot_api import FakeBotAPI
+from bot.testing.telegram_html import parse_html
+from tests.helpers.knowledge import MODEL_NAME, REPO, KnowledgeBase, run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

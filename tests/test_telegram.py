@@ -1,7 +1,7 @@
 """The Telegram channel: the real python-telegram-bot ``Application`` against a fake Bot API server.
 
-Every test talks HTTP to :mod:`tests.fake_bot_api` on 127.0.0.1 through the base URL, with the
-real model and a real Chroma index (built once in ``kb``). Most tests hand updates to
+Every test talks HTTP to :mod:`bot.testing.bot_api` on 127.0.0.1 through the base URL, with the
+real model and a real Chroma index (the session's ``ingested`` knowledge base). Most tests hand updates to
 ``Application.process_update``; the polling tests run ``Updater.start_polling`` (and one runs
 ``python -m bot run`` as a process and stops it with SIGTERM). Handler logic that needs no
 Telegram is tested directly at the top.
@@ -10,138 +10,59 @@ Telegram is tested directly at the top.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
-from telegram import Message, Update
+from telegram import Message
 
 from bot import messages
-from bot.answering.assistant import Assistant
 from bot.channels.telegram import context as telegram_context
 from bot.channels.telegram import format as fmt
 from bot.channels.telegram.app import build_application, webhook_options
 from bot.channels.telegram.handlers import addressed_text
-from bot.config import Settings, load_settings
 from bot.records import Answer
 from bot.state.database import State
-from tests.fake_bot_api import Call, FakeBotAPI, parse_html
-
-REPO = Path(__file__).resolve().parents[1]
-PYTHON = (
-    str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
+from bot.testing.bot_api import FakeBotAPI
+from tests.helpers.knowledge import PYTHON, REPO, KnowledgeBase
+from tests.helpers.telegram import (
+    ADMIN,
+    GROUP,
+    OTHER,
+    RESIDENT,
+    assert_all_accepted,
+    channel_settings,
+    drive,
+    feed,
+    visible,
 )
-RESIDENT = 777123456
-OTHER = 777654321
-ADMIN = 900900900
-GROUP = -1001234567
+
 CONTACT = messages.TG_CONTACT.split("\n", 1)[0]
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
 
-# --- the knowledge base, built once ----------------------------------------------------------------
-
-
-@dataclass
-class KB:
-    settings: Settings
-    knowledge: Path
-    data: Path
-    assistant: Assistant
-
-
-@pytest.fixture(scope="session")
-def kb(tmp_path_factory: pytest.TempPathFactory) -> KB:
-    """The sample knowledge ingested into a real index, with a warm Assistant.
-
-    Set BOT_TEST_MODEL_DIR to a folder holding a converted ``multilingual-e5-small/`` to skip the
-    model conversion (about 15 s).
-    """
-    from bot.ingest.indexing import ingest
-
-    root = tmp_path_factory.mktemp("telegram-kb")
-    knowledge = root / "knowledge"
-    shutil.copytree(REPO / "knowledge", knowledge)
-    data = root / "data"
-    data.mkdir()
-    given = os.environ.get("BOT_TEST_MODEL_DIR")
-    if given:
-        (data / "models").symlink_to(Path(given).resolve(), target_is_directory=True)
-    settings = load_settings(None, knowledge=knowledge, data=data)
-    ingest(settings, progress=False)
-    assistant = Assistant(settings)
-    assistant.warm_up()
-    return KB(settings, knowledge, data, assistant)
+@pytest.fixture
+def kb(ingested: KnowledgeBase) -> KnowledgeBase:
+    """The session's ingested sample knowledge (read-only here)."""
+    return ingested
 
 
 @pytest.fixture
 def api() -> Iterator[FakeBotAPI]:
     with FakeBotAPI() as server:
         yield server
-
-
-def channel_settings(kb: KB, **telegram: Any) -> Settings:
-    tg = dataclasses.replace(
-        kb.settings.telegram, **{"admins": (ADMIN,), "questions_per_minute": 30, **telegram}
-    )
-    return dataclasses.replace(kb.settings, telegram=tg)
-
-
-Scenario = Callable[[Any], Awaitable[None]]
-
-
-def drive(kb: KB, api: FakeBotAPI, state_dir: Path, scenario: Scenario, **telegram: Any) -> State:
-    """Run ``scenario(app)`` on a fresh, initialised Application whose state lives in ``state_dir``."""
-    settings = channel_settings(kb, **telegram)
-    state = State(state_dir, history_size=settings.telegram.history_size)
-    app = build_application(kb.assistant, settings, api.token, api.base_url, state=state)
-
-    async def main() -> None:
-        async with app:
-            await scenario(app)
-
-    asyncio.run(main())
-    return state
-
-
-_update_ids = iter(range(10_000, 10**9))
-
-
-async def feed(app: Any, update: dict[str, Any]) -> None:
-    """Hand one update to the application, as polling would, and wait for its handlers."""
-    await app.process_update(Update.de_json({**update, "update_id": next(_update_ids)}, app.bot))
-
-
-def texts_to(api: FakeBotAPI, chat_id: int) -> list[str]:
-    return [c.text for c in api.sent(chat_id)]
-
-
-def visible(call: Call) -> str:
-    """The text a resident sees (HTML parsed as Telegram parses it)."""
-    text, error = parse_html(call.text) if call.get("parse_mode") == "HTML" else (call.text, "")
-    assert not error, error
-    return text
-
-
-def assert_all_accepted(api: FakeBotAPI) -> None:
-    """Telegram (the fake) accepted every message: valid HTML, ≤ 4096, short callback data."""
-    rejected = [(c.method, c.text[:80]) for c in api.calls if c.status != 200]
-    assert not rejected, rejected
 
 
 # --- handler logic without Telegram ---------------------------------------------------------------
@@ -181,7 +102,7 @@ def test_group_messages_count_only_when_they_mention_or_reply_to_the_bot() -> No
 
 
 def test_start_shows_topics_whose_questions_answer_when_pressed(
-    kb: KB, api: FakeBotAPI, tmp_path: Path
+    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path
 ) -> None:
     async def scenario(app: Any) -> None:
         await feed(app, api.text_update("/start"))
@@ -220,7 +141,7 @@ def test_start_shows_topics_whose_questions_answer_when_pressed(
 
 
 def test_polling_end_to_end_answers_with_sources_and_typing(
-    kb: KB, api: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(telegram_context, "TYPING_AFTER", 0.0)  # "typing…" at once, however fast the answer
     stop_seconds: list[float] = []
@@ -249,7 +170,7 @@ def test_polling_end_to_end_answers_with_sources_and_typing(
 
 
 def test_typing_shows_only_when_the_answer_takes_noticeable_time(
-    kb: KB, api: FakeBotAPI, tmp_path: Path
+    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path
 ) -> None:
     async def scenario(app: Any) -> None:
         context = SimpleNamespace(bot=app.bot)
@@ -268,7 +189,7 @@ def test_typing_shows_only_when_the_answer_takes_noticeable_time(
     assert telegram_context.TYPING_AFTER <= 1.0  # residents wait at most a second without a sign
 
 
-def test_follow_up_uses_history_that_survives_a_restart(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_follow_up_uses_history_that_survives_a_restart(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     async def first(app: Any) -> None:
         await feed(app, api.text_update("低保怎么申请？"))
 
@@ -286,7 +207,7 @@ def test_follow_up_uses_history_that_survives_a_restart(kb: KB, api: FakeBotAPI,
     drive(kb, api, tmp_path / "state", after_restart)  # a new Application and State: a restart
 
 
-def test_out_of_scope_question_points_to_12345(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_out_of_scope_question_points_to_12345(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     async def scenario(app: Any) -> None:
         await feed(app, api.text_update("今天汕尾天气怎么样？"))
 
@@ -297,7 +218,7 @@ def test_out_of_scope_question_points_to_12345(kb: KB, api: FakeBotAPI, tmp_path
     assert [b["text"] for b in reply.buttons] == ["👍", "👎", "转人工"]  # nothing to show as 原文
 
 
-def test_html_in_questions_is_escaped_everywhere(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_html_in_questions_is_escaped_everywhere(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     async def scenario(app: Any) -> None:
         await feed(app, api.text_update("<b>低保</b><script>alert(1)</script>怎么申请？"))
         await feed(app, api.text_update("<script>alert('x')</script>火星移民补贴 & <i>怎么领</i>？"))
@@ -317,7 +238,7 @@ def test_html_in_questions_is_escaped_everywhere(kb: KB, api: FakeBotAPI, tmp_pa
     assert not api.calls_of("sendMessage", lambda c: "parse_mode" not in c.params)  # no plain-text fallback
 
 
-def test_blank_emoji_non_text_and_very_long_messages(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_blank_emoji_non_text_and_very_long_messages(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     long_question = ("我家的情况比较复杂，老人身体也不好，家里收入不稳定，" * 200)[:4993] + "低保怎么申请？"
     assert len(long_question) >= 5000
 
@@ -339,7 +260,7 @@ def test_blank_emoji_non_text_and_very_long_messages(kb: KB, api: FakeBotAPI, tm
     assert state.history(state.chat_key(RESIDENT)) == []  # a rambling message is no follow-up context
 
 
-def test_feedback_source_and_human_buttons(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_feedback_source_and_human_buttons(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     async def scenario(app: Any) -> None:
         await feed(app, api.text_update("高龄津贴多少岁可以领？"))
         answer = api.sent(RESIDENT)[-1]
@@ -375,7 +296,7 @@ def test_feedback_source_and_human_buttons(kb: KB, api: FakeBotAPI, tmp_path: Pa
     assert "12345" in visible(human) and CONTACT in visible(human)
 
 
-def test_groups_answer_only_mentions_and_replies(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_groups_answer_only_mentions_and_replies(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     mention = "@shanwei_test_bot"
 
     async def scenario(app: Any) -> None:
@@ -404,7 +325,7 @@ def test_groups_answer_only_mentions_and_replies(kb: KB, api: FakeBotAPI, tmp_pa
     assert len(api.sent(GROUP)) == 2
 
 
-def test_rate_limit_per_user_with_one_friendly_notice(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_rate_limit_per_user_with_one_friendly_notice(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     async def scenario(app: Any) -> None:
         for _ in range(4):
             await feed(app, api.text_update("👍👍"))
@@ -417,7 +338,7 @@ def test_rate_limit_per_user_with_one_friendly_notice(kb: KB, api: FakeBotAPI, t
     assert [visible(c) for c in api.sent(OTHER)] == [messages.NOT_A_QUESTION]
 
 
-def test_help_contact_and_about(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_help_contact_and_about(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     async def scenario(app: Any) -> None:
         for command in ("/help", "/contact", "/about", "/nosuchcommand"):
             await feed(app, api.text_update(command))
@@ -434,7 +355,7 @@ def test_help_contact_and_about(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None
     )
 
 
-def test_staff_commands_are_refused_to_residents(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_staff_commands_are_refused_to_residents(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     async def scenario(app: Any) -> None:
         for command in ("/stats", "/unanswered", "/reload"):
             await feed(app, api.text_update(command))
@@ -449,7 +370,7 @@ def test_staff_commands_are_refused_to_residents(kb: KB, api: FakeBotAPI, tmp_pa
 
 
 def test_errors_are_logged_and_apologised_for_without_details(
-    kb: KB, api: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(question: str, history: Any = ()) -> Any:
         raise RuntimeError("internal detail: /srv/secret/path")
@@ -468,7 +389,7 @@ def test_errors_are_logged_and_apologised_for_without_details(
     assert str(RESIDENT) not in caplog.text
 
 
-def test_rejected_html_is_resent_as_plain_text(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_rejected_html_is_resent_as_plain_text(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     api.reject_html_next("sendMessage")
 
     async def scenario(app: Any) -> None:
@@ -482,7 +403,7 @@ def test_rejected_html_is_resent_as_plain_text(kb: KB, api: FakeBotAPI, tmp_path
     assert "12345" in plain.text
 
 
-def test_telegram_429_is_retried_by_the_rate_limiter(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_telegram_429_is_retried_by_the_rate_limiter(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     api.fail_next("sendMessage", 429, retry_after=1)
 
     async def scenario(app: Any) -> None:
@@ -495,7 +416,7 @@ def test_telegram_429_is_retried_by_the_rate_limiter(kb: KB, api: FakeBotAPI, tm
 
 
 def test_no_raw_ids_names_or_phone_numbers_are_stored_or_logged(
-    kb: KB, api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="bot")
 
@@ -515,7 +436,7 @@ def test_no_raw_ids_names_or_phone_numbers_are_stored_or_logged(
 
 
 def test_answers_run_in_bounded_concurrency_and_in_order_per_chat(
-    kb: KB, api: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lock = threading.Lock()
     active = peak = 0
@@ -561,7 +482,7 @@ def _free_port() -> int:
 
 
 def test_webhook_mode_behind_a_reverse_proxy_checks_the_secret(
-    kb: KB, api: FakeBotAPI, tmp_path: Path
+    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path
 ) -> None:
     port = _free_port()
     settings = channel_settings(
@@ -605,7 +526,7 @@ def test_webhook_mode_behind_a_reverse_proxy_checks_the_secret(
     assert len(api.sent()) == 1
 
 
-def test_cli_bot_polls_and_stops_on_sigterm(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_cli_bot_polls_and_stops_on_sigterm(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(
         kb.data, data, symlinks=True, ignore=shutil.ignore_patterns("models", "*.lock", "bot_state*", "salt")
@@ -641,7 +562,10 @@ def test_cli_bot_polls_and_stops_on_sigterm(kb: KB, api: FakeBotAPI, tmp_path: P
     assert "refused a staff command from user=" in stderr  # people are named by hash only
 
 
-def test_reingest_is_picked_up_by_the_running_bot(kb: KB, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_reingest_is_picked_up_by_the_running_bot(
+    ingested_copy: KnowledgeBase, api: FakeBotAPI, tmp_path: Path
+) -> None:
+    kb = ingested_copy
     from bot.ingest.indexing import ingest
 
     question = "海豚关爱计划什么时候申请？"

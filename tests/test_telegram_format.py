@@ -11,7 +11,7 @@ from bot import messages
 from bot.channels.telegram import format as fmt
 from bot.records import Answer, KnowledgeInfo, Source
 from bot.state.database import Stats, Unanswered
-from tests.fake_bot_api import parse_html
+from bot.testing.telegram_html import parse_html
 
 LIMIT = fmt.MAX_MESSAGE
 

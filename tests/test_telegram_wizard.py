@@ -1,7 +1,7 @@
 """Telegram: the self-check wizards and the nearest meal sites, through the fake Bot API.
 
 The real ``Application`` from :func:`bot.channels.telegram.app.build_application`, the real model and
-index (the session's ``ingested`` knowledge base), and :mod:`tests.fake_bot_api` on 127.0.0.1.
+index (the session's ``ingested`` knowledge base), and :mod:`bot.testing.bot_api` on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KnowledgeBase
 
 from bot import messages
-from tests.fake_bot_api import Call, FakeBotAPI
-from tests.test_telegram import GROUP, RESIDENT, assert_all_accepted, drive, feed, visible
+from bot.testing.bot_api import Call, FakeBotAPI
+from tests.helpers.knowledge import KnowledgeBase
+from tests.helpers.telegram import GROUP, RESIDENT, assert_all_accepted, drive, feed, visible
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

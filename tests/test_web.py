@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import PYTHON, REPO, KnowledgeBase
 from fastapi.testclient import TestClient
 
 from bot import messages
@@ -22,6 +21,7 @@ from bot.channels.web.app import CSP, create_app, render_page
 from bot.config import Settings
 from bot.errors import UserError
 from bot.state.database import STATE_FILE, State
+from tests.helpers.knowledge import PYTHON, REPO, KnowledgeBase
 
 MARRIAGE = "结婚登记要带什么材料？"
 
@@ -170,7 +170,7 @@ def test_healthz_reports_the_index(client: TestClient, ingested: KnowledgeBase) 
 
 def test_healthz_without_an_index_is_503_json(tmp_path: Path, make_data_dir: Any, state: State) -> None:
     from bot.answering.assistant import Assistant
-    from tests.conftest import settings_for
+    from tests.helpers.knowledge import settings_for
 
     settings = settings_for(REPO / "knowledge", make_data_dir())
     with TestClient(create_app(Assistant(settings), settings, state)) as c:

@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import KnowledgeBase
 
 from bot import messages
 from bot.channels.web.app import create_app
 from bot.state.database import State
+from tests.helpers.knowledge import KnowledgeBase
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

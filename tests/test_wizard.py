@@ -7,13 +7,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import STANDARDS_BLOCK as BLOCK
 
 from bot import messages
 from bot.channels import console
 from bot.records import Chunk
 from bot.services import wizard
 from bot.services.standards import Standards, parse
+from tests.helpers.knowledge import STANDARDS_BLOCK as BLOCK
 
 TITLE = "汕尾市社会救助和福利保障标准一览（2025年）"
 

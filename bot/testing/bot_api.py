@@ -1,4 +1,4 @@
-"""A fake Telegram Bot API server on 127.0.0.1 for tests (stdlib ``ThreadingHTTPServer``).
+"""A fake Telegram Bot API server on 127.0.0.1 for tests and benchmarks (stdlib ``ThreadingHTTPServer``).
 
 It serves ``/bot<token>/<method>`` with the real JSON shapes (``{"ok": true, "result": ...}``),
 records every call, feeds pushed updates to ``getUpdates`` (long polling included), and checks
@@ -16,7 +16,6 @@ is well formed. Tests can make the next calls fail with 429 (``retry_after``) or
 from __future__ import annotations
 
 import contextlib
-import html
 import itertools
 import json
 import re
@@ -27,10 +26,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
+
+from bot.testing.telegram_html import parse_html, utf16_len
 
 JSON_FIELDS = {
     "reply_markup",
@@ -42,10 +42,6 @@ JSON_FIELDS = {
     "commands",
     "scope",
 }
-ALLOWED_TAGS = {
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-    "span", "tg-spoiler", "tg-emoji", "blockquote",
-}  # fmt: skip
 MESSAGE_METHODS = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}
 
 
@@ -82,53 +78,6 @@ class Call:
             if b.get("text") == label:
                 return b
         raise KeyError(f"no button {label!r} in {[b.get('text') for b in self.buttons]}")
-
-
-class _TelegramHTML(HTMLParser):
-    """Accepts what Telegram's HTML parse mode accepts (roughly) and collects the visible text."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.error = ""
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in ALLOWED_TAGS and not self.error:
-            self.error = f'Unsupported start tag "{tag}"'
-        self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if (not self.stack or self.stack[-1] != tag) and not self.error:
-            self.error = f'Unmatched end tag "{tag}"'
-        elif self.stack:
-            self.stack.pop()
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse_html(text: str) -> tuple[str, str]:
-    """(visible text, error or '') as Telegram would see an HTML-mode message."""
-    if re.search(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)", text):
-        return "", "Can't parse entities: unsupported entity"
-    if re.search(r"<(?![a-zA-Z/])", text):
-        return "", "Can't parse entities: unexpected < character"
-    parser = _TelegramHTML()
-    parser.feed(text)
-    parser.close()
-    if parser.error:
-        return "", f"Can't parse entities: {parser.error}"
-    if parser.stack:
-        return (
-            "",
-            f"Can't parse entities: can't find end tag corresponding to start tag \"{parser.stack[-1]}\"",
-        )
-    return html.unescape("".join(parser.text)), ""
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 class _Server(ThreadingHTTPServer):

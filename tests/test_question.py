@@ -1,0 +1,85 @@
+"""Question understanding on a small hand-made index (no model): follow-up detection, searching a
+follow-up with the previous question, and what is embedded for dense search."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.answering.question import Asked, Lexicons, continues, embedded_text, is_follow_up, understand
+from bot.answering.retrieval import search
+from bot.chinese.normalize import Lexicon
+from tests.helpers.small_index import Doc, filler, settings_with, small_index
+
+DOCS = [
+    Doc("dibao.md", "低保申请指南 › 一、申请条件", "家庭人均收入低于当地低保标准的，可以申请最低生活保障。", (1.0, 0.0, 0.0)),
+    Doc("dibao.md", "低保申请指南 › 二、所需材料", "需要带户口簿、身份证和收入证明。", (0.9, 0.1, 0.0)),
+    Doc("marriage.md", "结婚登记指南 › 一、办理地点", "男女双方应当亲自到婚姻登记机关申请结婚登记。", (0.0, 0.0, 1.0)),
+    Doc("meal.md", "长者饭堂指南 › 一、补贴", "长者饭堂用餐补贴按人员类别发放。", (0.2, 0.8, 0.0)),
+    *filler(36),  # enough chunks that a word of one document is rare (idf above follow_up_idf)
+]
+SETTINGS = settings_with()
+NO_WORDS = Lexicons(Lexicon(), Lexicon())
+
+
+@pytest.fixture(scope="module")
+def index():  # type: ignore[no-untyped-def]
+    return small_index(DOCS)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "那要带什么材料？",  # opens like a follow-up
+        "如果是农村户口呢",
+        "这个需要本人去吗",  # points back
+        "需要带哪些材料？",  # short, in the folder's own words, no subject of its own
+    ],
+)
+def test_follow_ups_are_recognised(index, question: str) -> None:  # type: ignore[no-untyped-def]
+    assert is_follow_up(question, index, SETTINGS.tuning)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "我想问一下结婚登记到底应该去哪个地方办理呢",  # a rare word of the folder: a topic of its own
+        "火星移民补贴到底应该怎么去申请才可以",  # words the folder lacks: something new, not a follow-up
+    ],
+)
+def test_questions_with_a_subject_of_their_own_are_new(index, question: str) -> None:  # type: ignore[no-untyped-def]
+    assert not is_follow_up(question, index, SETTINGS.tuning)
+
+
+def test_a_follow_up_is_searched_with_the_previous_question(index) -> None:  # type: ignore[no-untyped-def]
+    asked = understand("那要带什么材料？", ["低保怎么申请"], index, NO_WORDS, SETTINGS)
+    assert asked.follows_up and asked.search == "低保怎么申请 那要带什么材料?"
+    assert asked.earlier == ("低保怎么申请",)
+    alone = understand("我想问一下结婚登记到底应该去哪个地方办理呢", ["低保怎么申请"], index, NO_WORDS, SETTINGS)
+    assert not alone.follows_up and alone.search == alone.query and alone.earlier == ()
+    assert alone.with_previous().search == f"低保怎么申请 {alone.query}"
+
+
+def test_only_the_last_max_history_questions_are_context(index) -> None:  # type: ignore[no-untyped-def]
+    history = ["一", "二", "三", "低保怎么申请"]
+    asked = understand("那要带什么材料？", history, index, NO_WORDS, settings_with(max_history=2))
+    assert asked.context == ("三", "低保怎么申请")
+
+
+def test_a_new_looking_question_continues_when_it_finds_the_previous_questions_guide(index) -> None:  # type: ignore[no-untyped-def]
+    found = search(index, "所需材料", [0.9, 0.1, 0.0], SETTINGS)
+    assert continues("低保怎么申请", found, index)  # its best document, dibao.md, is found again
+    elsewhere = search(index, "结婚登记去哪里", [0.0, 0.0, 1.0], settings_with(dense_weight=0.0))
+    assert "meal.md" not in [d.path for d in elsewhere.docs[:3]]
+    assert not continues("长者饭堂补贴", elsewhere, index)  # a new topic: searched alone
+    assert not continues("火星移民", found, index)  # no keyword of it in the folder
+
+
+def test_dense_search_embeds_the_gist_and_leaves_out_place_names() -> None:
+    asked = Asked("我住在红海湾，低保标准是多少", "我住在红海湾，低保标准是多少")
+    assert "红海湾" not in embedded_text(asked, SETTINGS)  # where the resident lives is not the topic
+    where = Asked("红海湾的低保窗口在哪里", "红海湾的低保窗口在哪里")
+    assert "红海湾" in embedded_text(where, SETTINGS)
+    story = "我家里情况比较复杂。" * 8 + "请问低保怎么申请？"
+    assert len(story) > SETTINGS.question.embed_chars
+    embedded = embedded_text(Asked(story, story), SETTINGS)
+    assert embedded.endswith("请问低保怎么申请？") and len(embedded) <= SETTINGS.question.embed_chars
