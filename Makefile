@@ -20,7 +20,7 @@ run: $(STAMP)  ## ingest if needed, then Telegram (TELEGRAM_BOT_TOKEN set) or a 
 	$(PY) -m bot run
 
 test: $(STAMP) $(CHROMIUM)  ## lint, type-check and run every test (the web page in headless Chromium too)
-	$(PY) -m ruff check bot tests ingest.py
+	$(PY) -m ruff check bot tests ingest.py bench
 	$(PY) -m mypy bot
 	$(PY) -m pytest -q
 
