@@ -303,7 +303,7 @@ class Bench:
         config = self.root / "bot-config.toml"
         text = (REPO / "config.toml").read_text(encoding="utf-8")
         text = re.sub(r"(?m)^questions_per_minute = \d+", "questions_per_minute = 100000", text)
-        text = re.sub(r"(?m)^\[telegram\]", "[telegram]\npoll_timeout_seconds = 2", text)
+        text = re.sub(r"(?m)^poll_timeout_seconds = [\d.]+", "poll_timeout_seconds = 2.0", text)
         config.write_text(text, encoding="utf-8")
         runs: dict[str, Any] = {}
         with FakeBotAPI() as api:
