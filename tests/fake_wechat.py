@@ -186,6 +186,7 @@ class FakeWeChat:
         self._quota: dict[str, tuple[int, float]] = {}  # openid → (messages left, until)
         self._inbox: dict[str, list[str]] = {}
         self._failures: list[tuple[int, str]] = []
+        self._fail_after = 0
         self._msg_ids = itertools.count(24_000_000_000_000_001)
         self._cond = threading.Condition()
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
@@ -424,9 +425,11 @@ class FakeWeChat:
         with self._cond:
             self._tokens.clear()
 
-    def fail_next(self, errcode: int, errmsg: str, times: int = 1) -> None:
+    def fail_next(self, errcode: int, errmsg: str, times: int = 1, after: int = 0) -> None:
+        """The next ``times`` customer-service sends fail with ``errcode`` (after ``after`` that succeed)."""
         with self._cond:
             self._failures += [(errcode, errmsg)] * times
+            self._fail_after = after
 
     def open_window(self, openid: str) -> None:
         """As if ``openid`` had just sent a message: 5 customer-service messages within 48 hours."""
@@ -489,7 +492,9 @@ class FakeWeChat:
         if data is None:
             return 47001, "data format error"
         if self._failures:
-            return self._failures.pop(0)
+            if self._fail_after <= 0:
+                return self._failures.pop(0)
+            self._fail_after -= 1
         if openid not in self._quota:
             return 40003, "invalid openid"
         if kind != "text":
