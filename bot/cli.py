@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | ask | eval | ingest | web``.
+"""Command line: ``python -m bot run | chat | ask | eval | ingest | web | wechat``.
 
 Logging is configured here, once. Errors a user can cause print one line and exit 1.
 """
@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     web = sub.add_parser("web", parents=[common], help="serve the web page and JSON API (uvicorn)")
     web.add_argument("--host", help="address to listen on (default: [web] host, 127.0.0.1)")
     web.add_argument("--port", type=int, help="port to listen on (default: [web] port, 8080)")
+    wx = sub.add_parser(
+        "wechat", parents=[common], help="serve the WeChat Official Account callback /wechat (WECHAT_TOKEN)"
+    )
+    wx.add_argument("--host", help="address to listen on (default: [wechat] host, 127.0.0.1)")
+    wx.add_argument("--port", type=int, help="port to listen on (default: [wechat] port, 8082)")
     return parser
 
 
@@ -108,6 +113,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.channels.web.app import serve
 
         return serve(_assistant(settings), settings, host=args.host, port=args.port)
+    if args.command == "wechat":
+        from bot.channels.wechat.app import serve as serve_wechat
+        from bot.channels.wechat.env import WeChatEnv
+
+        WeChatEnv.from_environ()  # a missing token is one clear line, before the model loads
+        return serve_wechat(_assistant(settings), settings, host=args.host, port=args.port)
     raise AssertionError(args.command)
 
 

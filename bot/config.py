@@ -192,6 +192,33 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class WechatSettings:
+    """The 公众号 channel (bot/channels/wechat/). Its token, AES key and app secret come from the environment."""
+
+    host: str = "127.0.0.1"
+    port: int = 8082
+    # WeChat waits 5 s for the reply to a message, then sends it again (three tries in all). An answer
+    # ready within this budget is the reply itself; a later one goes by the customer-service message API.
+    reply_budget_seconds: float = 4.0
+    # WeChat's limit for one text (a passive reply or a customer-service message) is 2048 bytes of UTF-8.
+    text_max_bytes: int = 2000
+    # Customer-service messages one answer may take (WeChat allows 5 per user message within 48 hours).
+    max_messages: int = 5
+    questions_per_minute: int = 10
+    max_concurrent_answers: int = 4
+    history_size: int = 5
+    # Earlier questions older than this are no follow-up context any more.
+    history_max_age_minutes: int = 60
+    # How long "回复 1 / 2" rates the resident's last answer.
+    feedback_minutes: int = 60
+    # A signed request whose timestamp is further than this from our clock is refused (a replay).
+    max_clock_skew_seconds: int = 300
+    max_body_bytes: int = 65536
+    # Per call to the access-token and customer-service endpoints.
+    api_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class LLMSettings:
     """Optional grounded generation (see :mod:`bot.answering.llm`); the extractive answer is the fallback."""
 
@@ -228,6 +255,7 @@ class Settings:
     contact: ContactSettings = field(default_factory=ContactSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    wechat: WechatSettings = field(default_factory=WechatSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
 
     @property
@@ -267,6 +295,7 @@ def load_settings(
     knowledge_dir = knowledge if knowledge is not None else _under(base, settings.knowledge.dir)
     data_dir = data if data is not None else _under(base, settings.data.dir)
     _check_llm(settings.llm)
+    _check_wechat(settings.wechat)
     store = settings.store
     if env.get("CHROMA_URL"):
         store = dataclasses.replace(store, url=env["CHROMA_URL"])
@@ -290,6 +319,17 @@ def _check_llm(llm: LLMSettings) -> None:
             raise UserError(f"配置项 llm.{key} 应大于 0")
     if llm.max_retries < 0:
         raise UserError("配置项 llm.max_retries 不能为负数")
+
+
+def _check_wechat(wechat: WechatSettings) -> None:
+    """WeChat drops a reply after 5 s and a text over 2048 bytes: the limits must fit inside them."""
+    if not 0 < wechat.reply_budget_seconds < 5:
+        raise UserError("配置项 wechat.reply_budget_seconds 应大于 0 且小于 5（微信只等 5 秒）")
+    if not 200 <= wechat.text_max_bytes <= 2048:
+        raise UserError("配置项 wechat.text_max_bytes 应在 200 到 2048 之间（微信单条文本上限 2048 字节）")
+    for key in ("max_messages", "max_body_bytes", "max_clock_skew_seconds", "api_timeout_seconds"):
+        if getattr(wechat, key) <= 0:
+            raise UserError(f"配置项 wechat.{key} 应大于 0")
 
 
 def _under(base: Path, p: Path) -> Path:

@@ -272,6 +272,42 @@ WEB_FIELD_ERRORS = {
     "value": "{field} 的取值不对",
 }
 
+# --- WeChat Official Account (公众号) ----------------------------------------------------------------
+# Plain text: WeChat shows a text message as it is (line breaks kept, no markup).
+
+WX_WELCOME = (
+    "您好！欢迎关注。我是汕尾市民政问答助手，根据汕尾市民政局公开的办事指南回答问题，每条回答都注明来源。\n"
+    "可以直接发文字或语音问我，例如：\n{topics}\n"
+    "发送您的位置，可以查最近的长者饭堂。\n"
+    "需要人工帮助，请拨打 {hotline} 热线或 {bureau_phone}（{office_hours}）。"
+)
+WX_TOPIC_LINE = "· {label}：{question}"
+WX_FEEDBACK_HINT = "这条回答有帮助吗？回复 1 表示有帮助，回复 2 表示没帮助。"
+WX_FEEDBACK_THANKS = "谢谢您的反馈！"
+WX_FEEDBACK_SORRY = "谢谢反馈，我们会改进。需要人工帮助请拨打 {hotline} 热线或 {bureau_phone}。"
+WX_FEEDBACK_DUPLICATE = "您已经评价过这条回答了。"
+WX_FEEDBACK_NONE = "现在没有可以评价的回答。请直接输入您想咨询的民政问题，例如：“低保怎么申请？”"
+WX_NOT_TEXT = (
+    "抱歉，我暂时只能看懂文字和语音。请用文字描述您想咨询的民政问题，"
+    "例如：“长者饭堂怎么吃饭有补贴？”；发送您的位置，可以查最近的长者饭堂。"
+)
+WX_VOICE_UNRECOGNISED = "抱歉，没有听清您的语音。请再说一次，或者用文字输入您的问题。"
+WX_RATE_LIMITED = "您的提问有点快，请稍等一分钟再问 🙏 急事请拨打 {hotline} 热线。"
+WX_NEW_TOPIC = "好的，我们重新开始。请问有什么可以帮您？"
+WX_SLOW = "抱歉，这个问题查找的时间较长，请稍后再发送一次您的问题；急事请拨打 {hotline} 热线。"
+WX_TRUNCATED = "（内容较长，未能全部显示。详情请拨打 {hotline} 热线或 {bureau_phone} 咨询。）"
+# What a resident types (exactly, spaces ignored) to rate the last answer, start over or see the welcome.
+WX_VOTE_UP_WORDS = ("1", "１", "👍")
+WX_VOTE_DOWN_WORDS = ("2", "２", "👎")
+WX_NEW_TOPIC_WORDS = ("新话题", "重新开始")
+WX_HELP_WORDS = ("帮助", "菜单", "help", "?", "？")
+WX_SERVING = "微信公众号回调已启动: http://{host}:{port}/wechat （{mode}，按 Ctrl+C 停止）"
+WX_MODE_SAFE = "安全模式"
+WX_MODE_PLAIN = "明文模式"
+WX_NO_API = (
+    "提示：没有设置 WECHAT_APP_ID 和 WECHAT_APP_SECRET，超过 {seconds} 秒或过长的回答无法通过客服消息补发。"
+)
+
 # --- eligibility wizards (资格自测) and nearby meal sites --------------------------------------------
 # Shared by Telegram (buttons) and the console (numbered choices); see bot/wizard.py and bot/meal_sites.py.
 
