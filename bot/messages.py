@@ -266,7 +266,7 @@ WEB_READ_ALOUD = "🔊 朗读"
 WEB_READ_STOP = "⏹ 停止朗读"
 
 # The self-check cards (bot/channels/web/wizard_api.py drives bot/services/wizard.py).
-WEB_WIZARD_CHIPS = {"dibao": "📝 低保自测", "meal": "📝 助餐补贴自测"}
+WEB_WIZARD_CHIPS = {"dibao": "低保自测", "meal": "助餐补贴自测"}
 WEB_WIZARD_TITLES = {"": "资格自测", "dibao": "低保资格自测", "meal": "助餐补贴自测"}
 WEB_WIZARD_PROGRESS = "第 {n} 步，共 {total} 步"
 WEB_WIZARD_PEOPLE = "{n}人"
