@@ -9,6 +9,7 @@ are saved to ``tests/artifacts/`` (git-ignored; ``BOT_TEST_ARTIFACTS`` names ano
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -370,6 +371,43 @@ def test_the_self_check_cards_step_through_to_a_result(page: Any, server: str) -
     page.wait_for_function("() => document.querySelectorAll('.wizard-card.wizard-done').length === 3")
     assert "助餐补贴A类" in meal.locator(".card-result").inner_text()
     assert page.problems == [] and page.outside == []
+
+
+def test_a_tampered_or_stale_card_says_so_and_the_page_goes_on(page: Any, server: str) -> None:
+    """The page's side of the API's refusals: a stale step shows the card the token is at, a
+    forged token says so and offers to start again."""
+    open_page(page, server)
+    page.get_by_role("button", name=messages.WEB_WIZARD_CHIPS["dibao"], exact=True).click()
+    card = page.locator(".wizard-card").last
+    card.locator(".card-choice").first.wait_for()
+
+    def as_if_answering(field: str, value: str) -> Any:
+        def handle(route: Any) -> None:
+            body = json.loads(route.request.post_data or "{}")
+            body[field] = value
+            route.continue_(post_data=json.dumps(body, ensure_ascii=False))
+
+        return handle
+
+    stale = as_if_answering("step", "income")  # an answer to another step than the card's
+    page.route("**/api/wizard/step", stale)
+    card.get_by_role("button", name=messages.WIZ_AREA_URBAN, exact=True).click()
+    page.wait_for_function(
+        "t => (document.querySelector('.wizard-card .card-problem') || {}).textContent === t",
+        arg=messages.WEB_WIZARD_STALE,
+    )
+    assert card.get_attribute("data-step") == "area"  # the same step: nothing was taken
+    page.unroute("**/api/wizard/step", stale)
+
+    forged = as_if_answering("token", "eyJ2IjoxfQ.forged")
+    page.route("**/api/wizard/step", forged)
+    card.get_by_role("button", name=messages.WIZ_AREA_URBAN, exact=True).click()
+    page.wait_for_selector(".wizard-card.wizard-done")
+    assert card.locator(".card-result").inner_text() == messages.WEB_WIZARD_FORGED
+    page.unroute("**/api/wizard/step", forged)
+    card.locator(".card-again").click()  # and a new check starts
+    page.locator(".wizard-card").last.get_by_role("button", name=messages.WIZ_AREA_RURAL, exact=True).click()
+    page.wait_for_selector(".wizard-card[data-step=size]")
 
 
 SPEECH_STUB = """

@@ -613,7 +613,8 @@
     var input = document.getElementById("question");
     document.getElementById("ask-form").addEventListener("submit", submitQuestion);
     input.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      var enter = event.key === "Enter" || event.keyCode === 13; // event.key: Chrome 51+
+      if (enter && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
         submitQuestion(event);
       }
     });
