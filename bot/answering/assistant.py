@@ -134,7 +134,7 @@ class Assistant:
                 )
             sites = meal_sites.answer_text(asked.query, index)
             if sites is not None:
-                path = meal_sites.SITES_PATH
+                path = meal_sites.directory_path(index)
                 return decide.from_document(self.settings, index, question_, sites, path, "meal_sites", retrieval)
         except StoreUnavailableError as exc:
             logger.error("knowledge store unavailable: %s", exc)

@@ -181,7 +181,7 @@ def answer_messages(
     blocks += paragraphs(answer.text, "", limit)
     if answer.cited:
         lines = [
-            "· " + messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详", path=s.path)
+            "· " + s.line()
             for s in answer.cited
         ]
         head = f"<b>{esc(messages.SOURCES_HEADING)}</b>"
