@@ -25,8 +25,9 @@ SIDECAR_SUFFIX = ".meta.yaml"
 LAST_REPORT = "last-ingest.json"  # in the data folder: the last real ingest's report, file by file
 # What staff may set about a file; the same keys as a Markdown file's front matter.
 META_KEYS = ("title", "category", "issued", "source", "sample")
-# Formats with YAML front matter: the console edits it in place; every other format gets a sidecar.
-FRONT_MATTER_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+# Markdown keeps its details in its front matter, which the console edits in place; every other
+# format (a .txt may be GBK, so the console leaves its bytes alone) gets a sidecar.
+FRONT_MATTER_SUFFIXES = frozenset({".md", ".markdown"})
 # What ingest reads (bot.ingest.loaders keeps the readers; tests/test_folder.py checks the two agree).
 SUPPORTED_SUFFIXES = frozenset(
     {".md", ".markdown", ".txt", ".html", ".htm", ".docx", ".pdf", ".xlsx", ".csv", ".jpg", ".jpeg", ".png"}

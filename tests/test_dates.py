@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import docx
 import pytest
@@ -17,7 +17,10 @@ from bot.ingest import dates
         ("通知正文。\n\n汕尾市民政局\n2025年9月20日\n", "2025-09-20"),
         ("通知正文。\n汕尾市民政局\n二〇二五年九月二十日\n（此件公开发布）\n", "2025-09-20"),
         ("正文。\n汕尾市民政局  2024年12月3日", "2024-12-03"),
-        ("正文。\n\u3000\u3000汕尾市民政局\n\u3000\u30002025 年 1 月 31 日。\n抄送：市财政局。", "2025-01-31"),
+        (
+            "正文。\n\u3000\u3000汕尾市民政局\n\u3000\u30002025 年 1 月 31 日。\n抄送：市财政局。",
+            "2025-01-31",
+        ),
         ("二〇一九年十月一日", "2019-10-01"),
     ],
 )
@@ -49,7 +52,7 @@ def _docx(created: datetime | None) -> bytes:
 
 
 def test_a_word_file_gives_its_creation_date_in_china_time() -> None:
-    created = datetime(2025, 9, 19, 17, 30, tzinfo=timezone.utc)  # 01:30 on the 20th in Shanwei
+    created = datetime(2025, 9, 19, 17, 30, tzinfo=UTC)  # 01:30 on the 20th in Shanwei
     assert dates.from_docx(_docx(created)) == "2025-09-20"
 
 

@@ -13,7 +13,16 @@ from bot.ingest.loaders import SUPPORTED_SUFFIXES, knowledge_files
 
 @pytest.mark.parametrize(
     "name",
-    ["~$notice.docx", ".~lock.notice.docx#", "notice.tmp", "~WRL0001.tmp", "notice.docx~", "a.docx.meta.yaml", ".hidden.md", "_synonyms.txt"],
+    [
+        "~$notice.docx",
+        ".~lock.notice.docx#",
+        "notice.tmp",
+        "~WRL0001.tmp",
+        "notice.docx~",
+        "a.docx.meta.yaml",
+        ".hidden.md",
+        "_synonyms.txt",
+    ],
 )
 def test_lock_temp_hidden_and_sidecar_names_are_ignored(name: str) -> None:
     assert folder.ignored(name)
@@ -38,9 +47,13 @@ def test_a_sidecar_is_written_read_back_and_changes_the_content_hash(tmp_path: P
     doc = tmp_path / "notice.docx"
     doc.write_bytes(b"docx bytes")
     before = folder.content_hash(doc.read_bytes(), doc)
-    side = folder.write_sidecar(doc, {"title": " 临时救助通知 ", "issued": "2025年9月20日", "category": "assistance"})
+    side = folder.write_sidecar(
+        doc, {"title": " 临时救助通知 ", "issued": "2025年9月20日", "category": "assistance"}
+    )
     assert side.name == "notice.docx.meta.yaml"
-    assert folder.read_sidecar(doc) == folder.Sidecar(title="临时救助通知", category="assistance", issued="2025-09-20")
+    assert folder.read_sidecar(doc) == folder.Sidecar(
+        title="临时救助通知", category="assistance", issued="2025-09-20"
+    )
     assert folder.content_hash(doc.read_bytes(), doc) != before
     folder.write_sidecar(doc, {"category": ""})  # an empty value removes the key, the others stay
     assert folder.read_sidecar(doc) == folder.Sidecar(title="临时救助通知", issued="2025-09-20")

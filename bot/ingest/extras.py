@@ -29,7 +29,9 @@ def complete(parsed: Parsed, path: Path, data: bytes, fmt: str) -> Parsed:
     try:
         sidecar = folder.read_sidecar(path)
     except folder.SidecarError as exc:
-        raise SkipFile(messages.SKIP_BAD_SIDECAR.format(name=folder.sidecar_of(path).name, detail=exc)) from None
+        raise SkipFile(
+            messages.SKIP_BAD_SIDECAR.format(name=folder.sidecar_of(path).name, detail=exc)
+        ) from None
     if sidecar is None:
         return parsed
     given = {k: v for k, v in dataclasses.asdict(sidecar).items() if v is not None}

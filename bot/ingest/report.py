@@ -105,7 +105,9 @@ class IngestReport:
         self.files += [FileEntry(path=p, status="removed") for p in self.removed]
         if len(self.directory) > 1:
             names = "、".join(p for p, _ in self.directory)
-            self.warnings.append((self.directory[0][0], messages.INGEST_DIRECTORY_SEVERAL.format(names=names)))
+            self.warnings.append(
+                (self.directory[0][0], messages.INGEST_DIRECTORY_SEVERAL.format(names=names))
+            )
 
     # --- for people ------------------------------------------------------------------------------
 
@@ -127,7 +129,9 @@ class IngestReport:
         lines += [messages.INGEST_WARNING_LINE.format(path=path, warning=w) for path, w in self.warnings]
         if self.unchanged:
             lines.append(
-                messages.INGEST_UNCHANGED_LINE.format(count=len(self.unchanged), paths="、".join(self.unchanged))
+                messages.INGEST_UNCHANGED_LINE.format(
+                    count=len(self.unchanged), paths="、".join(self.unchanged)
+                )
             )
         lines += [messages.INGEST_DIRECTORY_LINE.format(path=p, sites=n) for p, n in self.directory]
         counts = {
@@ -141,7 +145,9 @@ class IngestReport:
         if self.dry_run:
             lines.append(messages.INGEST_DRY_RUN_SUMMARY.format(**counts))
         else:
-            lines.append(messages.INGEST_SUMMARY.format(**counts, embedded=self.embedded, seconds=self.seconds))
+            lines.append(
+                messages.INGEST_SUMMARY.format(**counts, embedded=self.embedded, seconds=self.seconds)
+            )
         return "\n".join(lines)
 
     # --- for machines ----------------------------------------------------------------------------

@@ -165,7 +165,9 @@ def read_scanned_pdf(data: bytes, settings: OcrSettings) -> Parsed:
         raise SkipFile(messages.SKIP_CORRUPT_PDF) from exc
     try:
         if len(document) > settings.max_pages:
-            raise SkipFile(messages.SKIP_OCR_TOO_MANY_PAGES.format(pages=len(document), limit=settings.max_pages))
+            raise SkipFile(
+                messages.SKIP_OCR_TOO_MANY_PAGES.format(pages=len(document), limit=settings.max_pages)
+            )
         pages: list[list[str]] = []
         for number in range(len(document)):
             page = document[number]

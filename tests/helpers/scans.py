@@ -59,3 +59,14 @@ def scanned_pdf_bytes(lines: tuple[str, ...] = NOTICE) -> bytes:
     out = io.BytesIO()
     render(lines).convert("RGB").save(out, "PDF", resolution=200)
     return out.getvalue()
+
+
+# A notice the sample knowledge says nothing about, so an answer to it can only come from the scan.
+STATION_NOTICE = (
+    "汕尾市民政局关于设立海陆丰助老驿站的通知",
+    "各镇人民政府、街道办事处：",
+    "为方便老年人就近获得帮助，全市设立海陆丰助老驿站，驿站开放时间为",
+    "每周二至周六上午九点至下午五点，提供代办、陪诊和理发服务。",
+    "汕尾市民政局",
+    "2025年9月20日",
+)
