@@ -25,7 +25,7 @@ from bot.channels.admin import strings
 from bot.channels.admin.accounts import Accounts
 from bot.channels.admin.app import create_app
 from bot.state.database import State
-from tests.helpers.admin import DOCX_FACT, DOCX_QUESTION, PASSWORD, copy_of, notice_docx
+from tests.helpers.admin import DOCX_QUESTION, PASSWORD, copy_of, notice_docx
 from tests.helpers.knowledge import PYTHON, REPO, KnowledgeBase, run_cli
 from tests.helpers.scans import STATION_NOTICE, scanned_pdf_bytes
 
@@ -369,7 +369,7 @@ def test_what_residents_asked_csv_and_an_faq_entry_that_is_served(
     unanswered = [r for r in rows if r["kind"] == "unanswered"]
     assert unanswered[0]["question"] == question and unanswered[0]["count"] == 3
     down = [r for r in rows if r["kind"] == "downvoted"]
-    assert down[0]["question"] == "低保多少钱" and "《最低生活保障》 › 保障标准" == down[0]["source"]
+    assert down[0]["question"] == "低保多少钱" and down[0]["source"] == "《最低生活保障》 › 保障标准"
     assert client.get("/admin/api/asked", params={"since": "2099-01-01"}).status_code == 422
     csv = client.get("/admin/api/asked.csv")
     assert csv.headers["content-type"].startswith("text/csv")
