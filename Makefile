@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
+# A CJK font, for the OCR tests that render notices as scans (any of these will do).
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint bench eval lock clean
@@ -19,7 +21,7 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)  ## ingest if needed, then Telegram (TELEGRAM_BOT_TOKEN set) or a console chat
 	$(PY) -m bot run
 
-test: $(STAMP) $(CHROMIUM)  ## lint, type-check and run every test (the web page in headless Chromium too)
+test: $(STAMP) $(CHROMIUM) $(CJK_FONT)  ## lint, type-check and run every test (the web page and the staff console in headless Chromium too)
 	$(PY) -m ruff check bot tests ingest.py bench
 	$(PY) -m mypy bot
 	$(PY) -m pytest -q
@@ -27,6 +29,10 @@ test: $(STAMP) $(CHROMIUM)  ## lint, type-check and run every test (the web page
 # Debian's Chromium for the browser test of the web page (Playwright drives it; no browser download).
 $(CHROMIUM):
 	test -x $@ || ( $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium )
+
+# Debian's WenQuanYi Micro Hei: the OCR tests draw Chinese notices with it, then read them back.
+$(CJK_FONT):
+	test -f $@ || ( $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei )
 
 eval: $(STAMP)  ## answer quality on the shared evaluation sets, three retrieval variants side by side
 	$(PY) -m bot eval ../shared/corpus/eval/dev.jsonl ../shared/corpus/eval/dev-hard.jsonl --compare
