@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from PIL import Image, ImageFilter  # noqa: E402
+from PIL import ImageFilter  # noqa: E402
 
 from bot.config import OcrSettings  # noqa: E402
 from bot.ingest import scans  # noqa: E402
@@ -63,14 +63,14 @@ def main() -> int:
         render(lines).save(png, "PNG")
         pdf = io.BytesIO()
         render(lines).convert("RGB").save(pdf, "PDF", resolution=200)
-        variants = {
-            "png 200 dpi": lambda: scans.read_image(png.getvalue(), settings).text,
-            "pdf, no text layer": lambda: scans.read_scanned_pdf(pdf.getvalue(), settings).text,
-            "photocopy (jpeg, blur, noise, 1° tilt)": lambda: scans.read_image(photocopy(lines), settings).text,  # noqa: B023
-        }
-        for name, read in variants.items():
+        variants = (
+            ("png 200 dpi", scans.read_image, png.getvalue()),
+            ("pdf, no text layer", scans.read_scanned_pdf, pdf.getvalue()),
+            ("photocopy (jpeg, blur, noise, 1° tilt)", scans.read_image, photocopy(lines)),
+        )
+        for name, reader, data in variants:
             started = time.perf_counter()
-            text = read()
+            text = reader(data, settings).text
             seconds = time.perf_counter() - started
             acc = accuracy(text, lines)
             chars = len("".join("".join(lines).split()))

@@ -63,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     ing.add_argument("--quiet", action="store_true", help="no progress bars")
     ing.add_argument(
-        "--json", action="store_true", help="progress and the report as JSON lines on stdout (the console uses it)"
+        "--json",
+        action="store_true",
+        help="progress and the report as JSON lines on stdout (the console uses it)",
     )
     web = sub.add_parser("web", parents=[common], help="serve the web page and JSON API (uvicorn)")
     web.add_argument("--host", help="address to listen on (default: [web] host, 127.0.0.1)")
@@ -77,14 +79,20 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser(
         "report", parents=[common], help="what residents asked: unanswered questions and 👎 answers"
     )
-    rep.add_argument("--since", help="from this date on, YYYY-MM-DD (default: the last [telegram] unanswered_days)")
-    rep.add_argument("--csv", action="store_true", help="CSV (UTF-8 with BOM, opens in Excel) instead of text")
+    rep.add_argument(
+        "--since", help="from this date on, YYYY-MM-DD (default: the last [telegram] unanswered_days)"
+    )
+    rep.add_argument(
+        "--csv", action="store_true", help="CSV (UTF-8 with BOM, opens in Excel) instead of text"
+    )
     return parser
 
 
 def _admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """``admin [--host] [--port]`` serves the staff console; ``admin add-user NAME`` creates an account."""
-    adm = sub.add_parser("admin", parents=[common], help="serve the staff console (documents, ingest, try it)")
+    adm = sub.add_parser(
+        "admin", parents=[common], help="serve the staff console (documents, ingest, try it)"
+    )
     adm.add_argument("--host", help="address to listen on (default: [admin] host, 127.0.0.1)")
     adm.add_argument("--port", type=int, help="port to listen on (default: [admin] port, 8081)")
     # The sub-command repeats the folder options without defaults, so they may stand on either side of it.

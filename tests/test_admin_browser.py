@@ -86,7 +86,10 @@ def page(console: tuple[str, KnowledgeBase]) -> Iterator[Any]:
 
 
 def wait_ingest(page: Any) -> None:
-    page.wait_for_function("() => document.body.dataset.ingest === 'done' || document.body.dataset.ingest === 'failed'", timeout=300_000)
+    page.wait_for_function(
+        "() => document.body.dataset.ingest === 'done' || document.body.dataset.ingest === 'failed'",
+        timeout=300_000,
+    )
     assert page.evaluate("document.body.dataset.ingest") == "done", page.inner_text("#ingest-status")
     page.evaluate("delete document.body.dataset.ingest")
 
@@ -151,7 +154,10 @@ def test_log_in_upload_ingest_try_it_add_an_faq_entry_and_log_out(
     assert "2025年10月31日" in page.inner_text("#try-answer")
     assert "（2025-09-01）" in page.inner_text("#try-answer")
     assert page.inner_text("#try-why").startswith("已回答")
-    assert page.locator("#try-documents tbody tr").count() >= 1 and page.locator("#try-passages tbody tr").count() >= 1
+    assert (
+        page.locator("#try-documents tbody tr").count() >= 1
+        and page.locator("#try-passages tbody tr").count() >= 1
+    )
 
     # What residents asked: answer the unanswered question with an FAQ entry; it is re-ingested and served.
     page.click('#tabs button[data-tab="asked"]')

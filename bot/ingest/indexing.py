@@ -176,7 +176,9 @@ class CountingEmbeddings(Embeddings):
 # --- reading the folder ------------------------------------------------------------------------------
 
 
-def read_folder(settings: Settings, progress: bool = True, listener: Progress | None = None) -> list[FileResult]:
+def read_folder(
+    settings: Settings, progress: bool = True, listener: Progress | None = None
+) -> list[FileResult]:
     """Load and chunk every knowledge file; broken files come back with a reason instead of chunks."""
     root = settings.knowledge_dir
     if not root.is_dir():
@@ -462,5 +464,7 @@ def is_stale(settings: Settings) -> bool:
     finally:
         conn.close()
     root = settings.knowledge_dir
-    current = {p.relative_to(root).as_posix(): folder.content_hash(p.read_bytes(), p) for p in knowledge_files(root)}
+    current = {
+        p.relative_to(root).as_posix(): folder.content_hash(p.read_bytes(), p) for p in knowledge_files(root)
+    }
     return current != {p: sha for p, (sha, _) in manifest.items()}

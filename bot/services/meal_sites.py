@@ -23,7 +23,9 @@ from bot.records import ServedChunks, table_records
 logger = logging.getLogger(__name__)
 
 SITES_PATH = "elderly-meal-sites-directory.md"
-DIRECTORY_NAMES = frozenset({SITES_PATH, "elderly-meal-sites-directory.xlsx", "elderly-meal-sites-directory.csv"})
+DIRECTORY_NAMES = frozenset(
+    {SITES_PATH, "elderly-meal-sites-directory.xlsx", "elderly-meal-sites-directory.csv"}
+)
 EARTH_RADIUS_KM = 6371.0088
 FAR_KM = 80.0  # further than this from every site: the location is probably not in 汕尾
 COLUMNS = {
