@@ -179,7 +179,7 @@ BROKEN = {
     "notice-scan.pdf": (b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog broken", messages.SKIP_CORRUPT_PDF),
     "table.docx": (b"PK\x03\x04 this is not really a zip archive", messages.SKIP_CORRUPT_DOCX),
     "draft.md": (b"", messages.SKIP_EMPTY),
-    "photo.jpg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "不支持的文件类型 .jpg"),
+    "photo.jpg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", messages.SKIP_CORRUPT_IMAGE),  # a scan, but damaged
     "garbled.txt": (bytes(range(256)) * 8, messages.SKIP_UNDECODABLE),
 }
 
