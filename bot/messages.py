@@ -10,6 +10,7 @@ from __future__ import annotations
 
 SOURCES_HEADING = "来源"
 SOURCE_LINE = "《{title}》（{issued}）"  # the file name stays in the JSON and in 查看原文
+SOURCE_OCR = "（扫描件，文字经识别）"  # after the source line of a document read by OCR
 SAMPLE_NOTICE = "注：金额、地址、电话、时间等本地信息为示例数据，以汕尾市民政局最新公布为准。"
 ANSWER_FOOTER = "以上为政策摘要，办理前请以窗口或 {hotline} 热线答复为准。"
 
@@ -79,6 +80,12 @@ SKIP_BAD_FRONT_MATTER = "文件头部的 YAML 信息格式错误: {detail}"
 SKIP_BAD_STANDARDS = "standards 数据有误，计算器不会使用这一版: {detail}"
 SKIP_NO_CHUNKS = "没有可用的正文内容"
 SKIP_UNREADABLE = "无法读取文件: {detail}"
+SKIP_BAD_SIDECAR = "说明文件 {name} 有误: {detail}"
+SKIP_CORRUPT_IMAGE = "图片文件损坏或无法解析"
+SKIP_IMAGE_TOO_LARGE = "图片太大（{width}×{height} 像素），请缩小后再上传"
+SKIP_OCR_NOTHING = "扫描件中没有识别出文字（可能太模糊），请提供清晰的扫描件或可复制文字的版本"
+SKIP_OCR_TOO_MANY_PAGES = "扫描件有 {pages} 页，超过文字识别的上限 {limit} 页，请拆分后再上传"
+SKIP_OCR_DISABLED = "图片需要文字识别，但配置中 [ocr] enabled = false"
 
 INGEST_BUSY = "另一个导入任务正在运行（{lock}），请等它完成后再试。"
 INGEST_NO_KNOWLEDGE = "知识库目录不存在: {path}"
@@ -87,7 +94,18 @@ INGEST_SUMMARY = (
     "导入完成: 新增 {added}，更新 {updated}，删除 {removed}，未变 {unchanged}，跳过 {skipped} 个文件；"
     "共 {chunks} 个片段，本次新计算向量 {embedded} 个，用时 {seconds:.1f} 秒。"
 )
-INGEST_DRY_RUN = "（试运行，未写入索引）"
+INGEST_DRY_RUN_SUMMARY = (
+    "试运行（未写入索引）: 将新增 {added}，更新 {updated}，删除 {removed}，未变 {unchanged}，跳过 {skipped} 个文件；"
+    "共 {chunks} 个片段。"
+)
+INGEST_ADDED_LINE = "  新增 {path}"
+INGEST_UPDATED_LINE = "  更新 {path}"
+INGEST_REMOVED_LINE = "  删除 {path}"
+INGEST_UNCHANGED_LINE = "  未变 {count} 个: {paths}"
+INGEST_OCR = "（扫描件，已识别文字）"
+INGEST_DIRECTORY_LINE = "  长者饭堂名录: {path}（{sites} 个点位）"
+INGEST_DIRECTORY_COLUMNS = "长者饭堂名录缺少这些列: {columns}（列名应与 Markdown 名录相同）"
+INGEST_DIRECTORY_SEVERAL = "有多个长者饭堂名录文件（{names}），都会使用；同名点位只取一次"
 INGEST_SKIPPED_LINE = "  跳过 {path}: {reason}"
 INGEST_KEPT_PREVIOUS = "（继续使用上一版内容）"
 INGEST_WARNING_LINE = "  注意 {path}: {warning}"

@@ -88,6 +88,7 @@ class FileMeta:
     sample: bool = False  # ``sample: true``: local figures are examples
     format: str = ""  # "md" | "txt" | "html" | "docx" | "pdf" | "xlsx" | "csv"
     standards: Any = None  # the front matter's ``standards`` block, unvalidated (see services.standards)
+    ocr: bool = False  # the text was recognised from a scan
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> FileMeta:
@@ -100,6 +101,7 @@ class FileMeta:
             sample=bool(meta.get("sample", False)),
             format=str(meta.get("format", "") or ""),
             standards=meta.get("standards"),
+            ocr=bool(meta.get("ocr", False)),
         )
 
     def as_meta(self) -> dict[str, Any]:
@@ -114,6 +116,8 @@ class FileMeta:
         }
         if self.standards is not None:
             meta["standards"] = self.standards
+        if self.ocr:
+            meta["ocr"] = True
         return meta
 
 
@@ -131,6 +135,7 @@ class Chunk:
     chunk: int = 0  # position within its document
     question: str = ""  # an FAQ chunk's question
     standards: str = ""  # the validated standards block as JSON, on the first chunk of its document
+    ocr: bool = False  # its document's text was recognised from a scan (only written when true)
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> Chunk:
@@ -147,6 +152,7 @@ class Chunk:
             chunk=int(meta.get("chunk", 0) or 0),
             question=str(meta.get("question", "") or ""),
             standards=standards if isinstance(standards, str) else "",
+            ocr=bool(meta.get("ocr", False)),
         )
 
     def as_meta(self) -> dict[str, Any]:
@@ -165,6 +171,8 @@ class Chunk:
             meta["question"] = self.question
         if self.standards:
             meta["standards"] = self.standards
+        if self.ocr:
+            meta["ocr"] = True
         return meta
 
     @property
@@ -250,6 +258,12 @@ class Source:
     sample: bool
     heading: str = ""  # heading path of the passage the answer came from
     cited: bool = True  # the answer text was taken from this document
+    ocr: bool = False  # the document's text was recognised from a scan
+
+    def line(self) -> str:
+        """《title》（issued）, marked when the text was recognised from a scan."""
+        line = messages.SOURCE_LINE.format(title=self.title, issued=self.issued or "日期不详", path=self.path)
+        return line + (messages.SOURCE_OCR if self.ocr else "")
 
     def as_json(self) -> dict[str, Any]:
         return {"path": self.path, "title": self.title, "issued": self.issued, "score": round(self.score, 4)}
@@ -279,10 +293,7 @@ class Answer:
         parts = [self.text]
         named = [s for s in self.cited if f"《{s.title}》" not in self.text]  # not already named in the text
         if named:
-            lines = [
-                messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详", path=s.path)
-                for s in named
-            ]
+            lines = [s.line() for s in named]
             parts.append(f"{messages.SOURCES_HEADING}：" + "；".join(lines))
         parts += list(self.notes)
         return "\n".join(p for p in parts if p)

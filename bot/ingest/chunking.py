@@ -142,6 +142,7 @@ def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Document]:
             kind=kind,
             chunk=len(chunks),
             question=question,
+            ocr=file.ocr,
         )
         chunks.append(Document(page_content=chunk_text(heading_path, text), metadata=chunk.as_meta()))
     return chunks

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import logging
 import os
 import sqlite3
@@ -33,11 +32,12 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.stores import ByteStore
 
-from bot import index_store, messages
+from bot import folder, index_store, messages
 from bot.config import Settings
 from bot.errors import IngestBusyError, SkipFile, UserError
 from bot.ingest.chunking import chunk_document
 from bot.ingest.loaders import knowledge_files, load_file
+from bot.ingest.report import IngestReport, Progress, ProgressBar
 from bot.records import Chunk, FileMeta
 
 if TYPE_CHECKING:
@@ -55,44 +55,7 @@ class FileResult:
     chunks: list[Document] = field(default_factory=list)
     skipped: str = ""  # reason, when the file could not be ingested
     warnings: list[str] = field(default_factory=list)  # ingested, but staff should look
-
-
-@dataclass
-class IngestReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, what to check)
-    kept_previous: list[str] = field(default_factory=list)  # skipped files still served from the last index
-    chunks: int = 0
-    embedded: int = 0
-    seconds: float = 0.0
-    dry_run: bool = False
-    usable: bool = True
-
-    def summary(self) -> str:
-        lines = [
-            messages.INGEST_SKIPPED_LINE.format(path=path, reason=reason)
-            + (messages.INGEST_KEPT_PREVIOUS if path in self.kept_previous else "")
-            for path, reason in self.skipped
-        ]
-        lines += [messages.INGEST_WARNING_LINE.format(path=path, warning=w) for path, w in self.warnings]
-        lines.append(
-            messages.INGEST_SUMMARY.format(
-                added=len(self.added),
-                updated=len(self.updated),
-                removed=len(self.removed),
-                unchanged=len(self.unchanged),
-                skipped=len(self.skipped),
-                chunks=self.chunks,
-                embedded=self.embedded,
-                seconds=self.seconds,
-            )
-            + (messages.INGEST_DRY_RUN if self.dry_run else "")
-        )
-        return "\n".join(lines)
+    meta: FileMeta | None = None  # what the loaded file says about itself (None when skipped)
 
 
 # --- state: the lock, the manifest of what each side holds, the embedding cache -----------------
@@ -213,23 +176,28 @@ class CountingEmbeddings(Embeddings):
 # --- reading the folder ------------------------------------------------------------------------------
 
 
-def read_folder(settings: Settings, progress: bool = True) -> list[FileResult]:
+def read_folder(
+    settings: Settings, progress: bool = True, listener: Progress | None = None
+) -> list[FileResult]:
     """Load and chunk every knowledge file; broken files come back with a reason instead of chunks."""
     root = settings.knowledge_dir
     if not root.is_dir():
         raise UserError(messages.INGEST_NO_KNOWLEDGE.format(path=root))
     files = knowledge_files(root)
     results: list[FileResult] = []
-    for path in _progress(files, "读取文件", "个", progress):
+    for n, path in enumerate(_progress(files, "读取文件", "个", progress)):
         rel = path.relative_to(root).as_posix()
+        if listener is not None:
+            listener("read", n, len(files), rel)
         try:
             data = path.read_bytes()
         except OSError as exc:
             results.append(FileResult(rel, "", skipped=messages.SKIP_UNREADABLE.format(detail=exc.strerror)))
             continue
-        result = FileResult(rel, hashlib.sha256(data).hexdigest())
+        result = FileResult(rel, folder.content_hash(data, path))
         try:
-            doc = load_file(path, root)
+            doc = load_file(path, root, settings.ocr)
+            result.meta = FileMeta.from_meta(doc.metadata)
             result.chunks = chunk_document(doc, settings.chunking)
             if not result.chunks:
                 result.skipped = messages.SKIP_NO_CHUNKS
@@ -285,15 +253,24 @@ def compare(results: list[FileResult], previous: dict[str, tuple[str, int]], rep
 
 
 def ingest(
-    settings: Settings, *, rebuild: bool = False, dry_run: bool = False, progress: bool = True
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    progress: bool = True,
+    listener: Progress | None = None,
 ) -> IngestReport:
-    """Bring the served index in line with the knowledge folder. Returns what changed."""
+    """Bring the served index in line with the knowledge folder. Returns what changed, file by file.
+
+    ``listener(stage, done, total, path)`` hears of every file read and every batch embedded; a
+    real ingest also keeps its report in ``<data>/last-ingest.json`` (the staff console reads it).
+    """
     started = time.perf_counter()
     report = IngestReport(dry_run=dry_run)
     with ingest_lock(settings.data_dir):
         conn = _connect(settings.data_dir)
         try:
-            results = read_folder(settings, progress)
+            results = read_folder(settings, progress, listener)
             if not results:
                 raise UserError(messages.INGEST_NOTHING.format(path=settings.knowledge_dir))
             client = index_store.open_client(settings)
@@ -301,16 +278,27 @@ def ingest(
             sid = index_store.store_id(settings)
             previous = read_manifest(conn, f"{sid}/{pointer.active}") if pointer else {}
             compare(results, previous, report)
+            report.describe(results)
             if dry_run:
                 report.chunks = sum(len(r.chunks) for r in results)
                 report.usable = pointer is not None
                 return report
             _write(
-                settings, conn, client, pointer, previous, results, report, rebuild=rebuild, progress=progress
+                settings,
+                conn,
+                client,
+                pointer,
+                previous,
+                results,
+                report,
+                rebuild=rebuild,
+                progress=progress,
+                listener=listener,
             )
         finally:
             conn.close()
     report.seconds = time.perf_counter() - started
+    report.save(settings.data_dir / folder.LAST_REPORT)
     return report
 
 
@@ -325,6 +313,7 @@ def _write(
     *,
     rebuild: bool,
     progress: bool,
+    listener: Progress | None = None,
 ) -> None:
     from langchain_chroma import Chroma
     from langchain_classic.embeddings import CacheBackedEmbeddings
@@ -363,7 +352,7 @@ def _write(
         logger.warning("collection %s is out of step with its records; resetting it", target)
         _reset_side(client, record_manager, target)
 
-    bar = _progress_bar(len(docs), progress)
+    bar = ProgressBar(_progress_bar(len(docs), progress), listener, len(docs))
     counting = CountingEmbeddings(settings, bar)
     cached = CacheBackedEmbeddings.from_bytes_store(
         counting, SqliteByteStore(conn), namespace=mid, key_encoder="sha256"
@@ -476,7 +465,6 @@ def is_stale(settings: Settings) -> bool:
         conn.close()
     root = settings.knowledge_dir
     current = {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in knowledge_files(root)
+        p.relative_to(root).as_posix(): folder.content_hash(p.read_bytes(), p) for p in knowledge_files(root)
     }
     return current != {p: sha for p, (sha, _) in manifest.items()}

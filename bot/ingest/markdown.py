@@ -29,6 +29,7 @@ class Parsed:
     source: str = ""
     sample: bool = False
     standards: Any = None  # the front matter's ``standards`` block, validated by bot.services.standards at ingest
+    ocr: bool = False  # the text was recognised from a scan (bot.ingest.scans)
 
 
 # --- decoding text ---------------------------------------------------------------------------
