@@ -238,7 +238,7 @@ class Folder:
     def _to_trash(self, path: Path, user: str, why: str, *, keep_sidecar: bool) -> TrashItem:
         rel = path.relative_to(self.root.resolve()).as_posix()
         item = TrashItem(
-            id=datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3),
+            id=datetime.now().strftime("%Y%m%d-%H%M%S-%f-") + secrets.token_hex(3),  # newest sorts last
             path=rel,
             deleted_at=datetime.now().astimezone().isoformat(timespec="seconds"),
             user=user,
