@@ -98,10 +98,44 @@ class QuestionSettings:
 
 
 @dataclass(frozen=True)
+class AnswerWeights:
+    """How much each signal of a candidate unit counts (see bot.answering.extract.FEATURES).
+
+    Fitted on the evaluation sets with ``python -m bot eval FILES --fit-answers``.
+    """
+
+    cos: float = 41.308
+    cos_gap: float = 40.182
+    words: float = 2.219
+    words_gap: float = 0.441
+    section: float = 1.222
+    chunk: float = 1.320
+    passage: float = 1.138
+    document: float = 1.754
+    asks_when: float = 2.057
+    asks_number: float = 1.361
+    asks_list: float = 0.443
+    asks_phone: float = -0.307
+    asks_place: float = 0.662
+    kind_section: float = 0.018
+    faq: float = -0.476
+    faq_match: float = -1.166
+    item: float = 0.067
+    row: float = 0.564
+    lead_in: float = -2.085
+    length: float = 0.118
+    superseded: float = 0.328
+    special_people: float = -0.453
+
+
+@dataclass(frozen=True)
 class AnswerSettings:
-    max_chars: int = 340
+    max_chars: int = 170
     max_sources: int = 2  # documents cited
     listed_sources: int = 5  # documents listed with an answer (cited first, then the others found)
+    support: int = 2  # units after the lead (and its list) at most
+    support_margin: float = 4.0  # a supporting unit scores at most this much below the lead
+    weights: AnswerWeights = field(default_factory=AnswerWeights)
 
 
 @dataclass(frozen=True)

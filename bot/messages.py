@@ -9,7 +9,11 @@ from __future__ import annotations
 # --- answers ---------------------------------------------------------------------------------
 
 SOURCES_HEADING = "来源"
-SOURCE_LINE = "《{title}》（{issued}）"  # the file name stays in the JSON and in 查看原文
+SOURCE_LINE = "《{title}》{articles}（{issued}）"  # the file name stays in the JSON and in 查看原文
+DATE_UNKNOWN = "日期不详"
+SUPERSEDED_NOTE = "注：《{old}》已由《{new}》取代{since}，以上以现行规定为准，请以《{new}》为依据办理。"
+SUPERSEDED_SINCE = "（{date}起施行）"
+EXPIRED_NOTE = "注：《{old}》已过有效期，请以最新公布的规定为准。"
 SAMPLE_NOTICE = "注：金额、地址、电话、时间等本地信息为示例数据，以汕尾市民政局最新公布为准。"
 ANSWER_FOOTER = "以上为政策摘要，办理前请以窗口或 {hotline} 热线答复为准。"
 
@@ -77,6 +81,8 @@ INGEST_DRY_RUN = "（试运行，未写入索引）"
 INGEST_SKIPPED_LINE = "  跳过 {path}: {reason}"
 INGEST_KEPT_PREVIOUS = "（继续使用上一版内容）"
 INGEST_WARNING_LINE = "  注意 {path}: {warning}"
+INGEST_STALE_FIGURE = "“{text}”{detail}（这句话在更新前不会用于回答）"
+OLD_INDEX = "索引是旧版本的格式: 请重新运行 `python ingest.py --knowledge {knowledge} --data {data}`（已缓存的向量不会重新计算）。"
 NO_INDEX = "还没有索引: 请先运行 `python ingest.py --knowledge {knowledge} --data {data}`。"
 
 # --- Telegram ------------------------------------------------------------------------------

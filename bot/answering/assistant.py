@@ -135,7 +135,9 @@ class Assistant:
             sites = meal_sites.answer_text(asked.query, index)
             if sites is not None:
                 path = meal_sites.SITES_PATH
-                return decide.from_document(self.settings, index, question_, sites, path, "meal_sites", retrieval)
+                return decide.from_document(
+                    self.settings, index, question_, sites, path, "meal_sites", retrieval
+                )
         except StoreUnavailableError as exc:
             logger.error("knowledge store unavailable: %s", exc)
             return Answer(question_, messages.STORE_DOWN.format(**contact), False, "store_down")
@@ -166,10 +168,16 @@ class Assistant:
 
     def retrieve(self, question_: str, history: Sequence[str] = ()) -> Retrieval | None:
         """Retrieval alone, as ``ask`` does it (None for messages the guard answers itself)."""
+        searched = self.search(question_, history)
+        return searched[1] if searched is not None else None
+
+    def search(self, question_: str, history: Sequence[str] = ()) -> tuple[Asked, Retrieval] | None:
+        """The question as understood and what retrieval found, as ``ask`` has them before it
+        composes the reply (None for messages the guard answers itself)."""
         screened = guard.screen(question_, self.settings.question)
         if screened.kind != "ok":
             return None
-        return self._retrieve(self.index(), screened.text, history)[1]
+        return self._retrieve(self.index(), screened.text, history)
 
     def _retrieve(self, index: KnowledgeIndex, text: str, history: Sequence[str]) -> tuple[Asked, Retrieval]:
         """The question as understood, and what was found for it.

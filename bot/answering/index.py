@@ -1,9 +1,11 @@
-"""One served index version in memory: the chunks, a BM25 matrix, and the vocabulary for typo correction.
+"""One served index version in memory: the chunks, a BM25 matrix, the answer units with their
+vectors, and the vocabulary for typo correction.
 
-:class:`KnowledgeIndex` is built from the chunks fetched from Chroma (so every worker sees the
-same), once per version. Dense search is a query on its Chroma collection; keyword search is
-:class:`BM25` over Chinese tokens; :meth:`KnowledgeIndex.correct` mends homophone typos with the
-folder's own words.
+:class:`KnowledgeIndex` is built from the chunks and units fetched from Chroma (so every worker sees
+the same), once per version. Dense search is a query on its Chroma collection; keyword search is
+:class:`BM25` over Chinese tokens (the words were segmented at ingest); :class:`Units` holds every
+answer unit and its vector for extraction; :meth:`KnowledgeIndex.correct` mends homophone typos with
+the folder's own words.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot import index_store
+from bot import index_store, messages
 from bot.chinese import segment
 from bot.chinese.normalize import Lexicon
 from bot.config import Settings, TuningSettings
-from bot.records import Chunk
+from bot.errors import IndexMissingError
+from bot.records import Chunk, Unit
 from bot.services.standards import Standards
 
 if TYPE_CHECKING:
@@ -79,6 +82,23 @@ class BM25:
         return float(self.idf[i]) if i is not None else self.max_idf
 
 
+class Units:
+    """Every answer unit of an index version, with its vector and what keyword matching reads."""
+
+    def __init__(
+        self, units: list[Unit], vectors: np.ndarray, chunk_rows: dict[tuple[str, int], int]
+    ) -> None:
+        self.units = units
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True) if vectors.size else np.ones((0, 1))
+        self.vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+        # What keyword matching reads: the unit with its context, quantities written one way.
+        self.haystacks = [segment.keyword_text(u.context + u.text) for u in units]
+        self.row = [chunk_rows.get((u.path, u.chunk), -1) for u in units]  # the chunk each belongs to
+        self.by_path: dict[str, list[int]] = {}
+        for i, u in enumerate(units):
+            self.by_path.setdefault(u.path, []).append(i)
+
+
 class KnowledgeIndex:
     """Everything retrieval needs about one index version, held in memory."""
 
@@ -91,6 +111,7 @@ class KnowledgeIndex:
         chunks: list[Chunk],
         synonyms: Lexicon,
         tuning: TuningSettings,
+        units: tuple[list[Unit], np.ndarray] = ([], np.zeros((0, 0), dtype=np.float32)),
     ) -> None:
         self.pointer = pointer
         self.collection = collection
@@ -101,12 +122,19 @@ class KnowledgeIndex:
         self.tuning = tuning
         self.row_of = {cid: i for i, cid in enumerate(ids)}
         segment.add_words(w for w in synonyms.canonical)
-        segmented = [segment.words(t) for t in texts]  # jieba once per chunk, for BM25 and the vocabulary
+        keyword_texts = [segment.keyword_text(t) for t in texts]
+        # Words segmented at ingest; jieba only for chunks of an index written without them.
+        segmented = [
+            c.words.split() if c.words else segment.words(k)
+            for c, k in zip(chunks, keyword_texts, strict=True)
+        ]
         self.bm25 = BM25(
-            [segment.tokens(t, ws) for t, ws in zip(texts, segmented, strict=True)],
+            [segment.tokens(k, ws) for k, ws in zip(keyword_texts, segmented, strict=True)],
             k1=tuning.bm25_k1,
             b=tuning.bm25_b,
         )
+        self.row_of_chunk = {(c.path, c.chunk): i for i, c in enumerate(chunks)}
+        self.units = Units(units[0], units[1], self.row_of_chunk)
         self.word_freq: Counter[str] = Counter()
         self.corpus_words: Counter[str] = Counter()
         for t, ws in zip(texts, segmented, strict=True):
@@ -133,11 +161,25 @@ class KnowledgeIndex:
     def load(
         cls, settings: Settings, client: Any, pointer: index_store.Pointer, synonyms: Lexicon
     ) -> KnowledgeIndex:
+        if pointer.layout != index_store.LAYOUT:
+            raise IndexMissingError(
+                messages.OLD_INDEX.format(knowledge=settings.knowledge_dir, data=settings.data_dir)
+            )
         collection = index_store.get_collection(client, pointer.active)
         ids, texts, metas = index_store.fetch_all(collection)
-        logger.info("loaded index v%d: %d chunks from %s", pointer.version, len(ids), pointer.active)
+        unit_metas, vectors = index_store.fetch_vectors(
+            index_store.get_collection(client, index_store.units_name(pointer.active))
+        )
+        logger.info(
+            "loaded index v%d: %d chunks, %d units from %s",
+            pointer.version,
+            len(ids),
+            len(unit_metas),
+            pointer.active,
+        )
         chunks = [Chunk.from_meta(m) for m in metas]
-        return cls(pointer, collection, ids, texts, chunks, synonyms, settings.tuning)
+        units = [Unit.from_meta(m) for m in unit_metas]
+        return cls(pointer, collection, ids, texts, chunks, synonyms, settings.tuning, (units, vectors))
 
     # --- typo correction ------------------------------------------------------------------------
 

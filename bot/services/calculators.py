@@ -253,7 +253,11 @@ def answer_free_text(question: str, std: Standards | None) -> Result | None:
             return tekun(_area(question), care, std)
     if "临时救助" in question and intents.ASKS_CAP.search(question):
         return temporary_assistance(std)
-    if "残疾" in question and intents.NAMES_DISABILITY_SUBSIDY.search(question) and intents.ASKS_AMOUNT.search(question):
+    if (
+        "残疾" in question
+        and intents.NAMES_DISABILITY_SUBSIDY.search(question)
+        and intents.ASKS_AMOUNT.search(question)
+    ):
         level = _DISABILITY_LEVEL.search(question)
         return disability({"一": 1, "1": 1, "二": 2, "2": 2}[level.group(1)] if level else None, std)
     if intents.ASKS_DIBAO.search(question) and "低保标准" not in question:

@@ -180,10 +180,7 @@ def answer_messages(
         blocks += paragraphs(note, "i", limit)
     blocks += paragraphs(answer.text, "", limit)
     if answer.cited:
-        lines = [
-            "· " + messages.SOURCE_LINE.format(title=s.title, issued=s.issued or "日期不详", path=s.path)
-            for s in answer.cited
-        ]
+        lines = ["· " + s.line() for s in answer.cited]
         head = f"<b>{esc(messages.SOURCES_HEADING)}</b>"
         body = paragraphs("\n".join(lines), "", limit - tg_len(head) - 1)
         blocks += [f"{head}\n{body[0]}", *body[1:]] if body else []
