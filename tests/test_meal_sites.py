@@ -90,10 +90,56 @@ def test_a_county_named_in_the_text_returns_its_sites(ingested: KnowledgeBase) -
 
 
 @pytest.mark.parametrize(
-    "question", ["长者饭堂在哪里？", "梅陇镇怎么办结婚登记？", "助餐补贴多少钱", "今天天气怎么样", ""]
+    "question",
+    [
+        "梅陇镇怎么办结婚登记？",
+        "助餐补贴多少钱",
+        "长者饭堂在哪里登记？",
+        "附近的饭堂几点开门",
+        "今天天气怎么样",
+        "",
+    ],
 )
 def test_other_questions_are_left_to_retrieval(ingested: KnowledgeBase, question: str) -> None:
     assert meal_sites.answer_text(question, ingested.assistant.index()) is None
+
+
+@pytest.mark.parametrize(
+    "question", ["离我最近的长者饭堂在哪里", "长者饭堂在哪里？", "附近有没有助餐点", "饭堂喺边度"]
+)
+def test_a_nearest_site_question_without_a_place_asks_where_the_resident_lives(
+    ingested: KnowledgeBase, question: str
+) -> None:
+    index = ingested.assistant.index()
+    text = meal_sites.answer_text(question, index)
+    assert text is not None and text.startswith(messages.MS_ASK_PLACE.split("{", 1)[0])
+    assert "凤山街道、香洲街道" in text and "梅陇镇" in text  # the places that have a site, in order
+    assert "工作人员" not in text and "经度" not in text  # not the directory's note to staff
+    # The reply to "where do you live?" gets the sites there; the same words alone are no site question.
+    reply = meal_sites.answer_text("我住凤山街道", index, earlier=question)
+    assert reply is not None and reply.startswith(messages.MS_PLACE_HEADER.format(place="凤山街道"))
+    assert "凤山街道长者饭堂" in reply and "0660-3301101" in reply
+    assert meal_sites.answer_text("我住凤山街道", index) is None
+    assert meal_sites.answer_text("我住凤山街道", index, earlier="低保怎么申请") is None
+
+
+def test_the_resident_asking_the_bot_is_asked_where_they_live_then_gets_the_sites(
+    ingested: KnowledgeBase,
+) -> None:
+    """Through the whole question flow: no staff note, then the sites of the place they name."""
+    first = ingested.assistant.ask("离我最近的长者饭堂在哪里")
+    assert first.kind == "meal_sites" and "您住在哪个镇（街道）" in first.text
+    assert "工作人员" not in first.render()
+    then = ingested.assistant.ask("凤山街道", ["离我最近的长者饭堂在哪里"])
+    assert then.kind == "meal_sites" and "凤山街道长者饭堂" in then.text
+
+
+def test_place_text_answers_near_with_a_place_name(ingested: KnowledgeBase) -> None:
+    index = ingested.assistant.index()
+    text = meal_sites.place_text(index, "凤山街道")
+    assert text == meal_sites.answer_text("凤山街道的长者饭堂在哪", index)  # as the question gets them
+    unknown = meal_sites.place_text(index, "火星")
+    assert unknown.startswith(messages.MS_PLACE_UNKNOWN.split("{", 1)[0] + "火星") and "梅陇镇" in unknown
 
 
 def test_staff_edits_reach_the_bot_after_a_reingest(ingested_copy: KnowledgeBase) -> None:

@@ -107,7 +107,7 @@ def test_damaged_model_file_is_noticed_and_reconverted(
     data = tmp_path / "data"
     target = data / "models" / MODEL_NAME
     shutil.copytree(model_dir / MODEL_NAME, target)
-    weights = target / "model.safetensors"
+    weights = target / model_convert.ONNX_MODEL  # the file the bot loads
     if damage == "missing":
         weights.unlink()
     else:

@@ -189,7 +189,11 @@ def test_sharing_a_location_lists_the_three_nearest_sites(
 
         await feed(app, api.text_update("/near 22.83 115.12"))
         assert "1. 梅陇镇长者饭堂" in visible(last(api))
-        await feed(app, api.text_update("/near 梅陇"))
+        await feed(app, api.text_update("/near 梅陇"))  # a place name: its sites, as the console gives them
+        assert visible(last(api)).startswith(
+            messages.MS_PLACE_HEADER.format(place="梅陇") + "\n1. 梅陇镇长者饭堂"
+        )
+        await feed(app, api.text_update("/near 22.83"))
         assert visible(last(api)) == messages.MS_NEAR_USAGE
 
         await feed(app, location_update(api, 23.30, 115.66, chat_id=GROUP, user_id=RESIDENT))

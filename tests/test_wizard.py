@@ -287,3 +287,52 @@ def test_console_cancel_and_near(monkeypatch: pytest.MonkeyPatch, capsys: Any) -
     assert messages.WIZ_NOT_ACTIVE in out and messages.WIZ_CANCELLED in out
     assert messages.MS_NEAR_USAGE in out and messages.MS_NONE in out  # the fake index has no sites
     assert assistant.asked == []
+
+
+# --- implausible incomes, commands mid-wizard, and the card view -----------------------------------
+
+
+@pytest.mark.parametrize("text", ["3元", "3", "五十", "99"])
+def test_an_implausibly_small_income_is_asked_again_then_taken_when_repeated(text: str) -> None:
+    state = at_step("dibao", "income")
+    first = wizard.answer(state, text, STD)
+    assert not first.done and first.state is not None and first.state.step == "income"
+    shown = f"{wizard.read_number(text)[0]:g}"
+    assert first.reply.startswith(messages.WIZ_INCOME_CONFIRM.format(income=shown))
+    assert messages.WIZ_ASK_INCOME in first.reply  # the same question again
+    # Another figure is read afresh: a plausible one finishes, so the slip is corrected.
+    corrected = wizard.answer(first.state, "3000", STD)
+    assert corrected.done and "每月总收入3000元" in corrected.reply
+    # The same figure again: the resident means it.
+    confirmed = wizard.answer(first.state, text, STD)
+    assert confirmed.done and f"每月总收入{shown}元" in confirmed.reply
+
+
+@pytest.mark.parametrize("text", ["0", "100", "没有收入 0"])
+def test_no_income_or_a_plausible_one_is_taken_at_once(text: str) -> None:
+    assert wizard.answer(at_step("dibao", "income"), text, STD).done
+
+
+@pytest.mark.parametrize(("kind", "step"), ALL_STEPS)
+@pytest.mark.parametrize("command", ["/help", "/near 凤山街道", "/start"])
+def test_a_command_during_a_wizard_is_no_answer_and_says_how_to_leave(
+    kind: str, step: str, command: str
+) -> None:
+    state = wizard.start().state if kind == "" else at_step(kind, step)
+    turn = wizard.answer(state, command, STD)
+    assert turn.state == state and not turn.done
+    assert turn.reply.startswith(messages.WIZ_COMMAND_DURING) and "/cancel" in turn.reply
+    assert wizard.PROMPTS[step] in turn.reply
+
+
+def test_take_gives_the_problem_apart_and_the_result_without_the_chat_hint() -> None:
+    state = at_step("dibao", "size")
+    wrong = wizard.take(state, "abc", STD)
+    assert wrong.state == state and wrong.problem == messages.WIZ_NOT_A_NUMBER.format(text="abc")
+    assert not wrong.done and wrong.result == ""
+    right = wizard.take(state, "4", STD)
+    assert right.state is not None and right.state.step == "income" and right.problem == ""
+    assert wizard.progress(right.state) == (3, 3) and wizard.progress(state) == (2, 3)
+    end = wizard.take(right.state, "2000", STD, again="")
+    assert end.done and "1360" in end.result and messages.WIZ_AGAIN not in end.result
+    assert wizard.take(state, "取消", STD).result == messages.WIZ_CANCELLED

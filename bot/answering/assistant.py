@@ -132,7 +132,8 @@ class Assistant:
                 return decide.from_document(
                     self.settings, index, question_, calculated.text, path, "calculator", retrieval
                 )
-            sites = meal_sites.answer_text(asked.query, index)
+            earlier = asked.context[-1] if asked.context else ""
+            sites = meal_sites.answer_text(asked.query, index, earlier)
             if sites is not None:
                 path = meal_sites.SITES_PATH
                 return decide.from_document(

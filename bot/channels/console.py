@@ -1,7 +1,10 @@
 """Interactive console chat: the same answers as Telegram, in a terminal.
 
 Besides questions: ``/check`` runs a self-check wizard (低保 or 助餐补贴, choices by number or
-text, ``/cancel`` to stop) and ``/near 纬度 经度`` lists the nearest elderly meal sites.
+text, ``/cancel`` to stop), ``/near 凤山街道`` or ``/near 纬度 经度`` lists the nearest elderly meal
+sites, ``/help`` says all this. A command typed while a wizard waits for an answer is carried out
+and the wizard's question asked again; a command the console does not know is named as such,
+never sent to the bot as a question.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from bot.services import meal_sites, wizard
 
 logger = logging.getLogger(__name__)
 
+QUIT = ("/quit", "/exit", "/q")
+
 
 def chat(assistant: Assistant, history_size: int = 5) -> int:
     """Read questions from stdin until /quit or end of input; keep recent questions for follow-ups."""
@@ -30,23 +35,21 @@ def chat(assistant: Assistant, history_size: int = 5) -> int:
             line = input(messages.CONSOLE_PROMPT if interactive else "")
         except EOFError:
             break
-        command = line.strip().lower()
-        if command in ("/quit", "/exit", "/q"):
+        command = line.strip().split(maxsplit=1)[0].lower() if line.strip() else ""
+        if command in QUIT:
             break
-        if command.startswith("/check") or open_wizard is not None:
+        if command == "/check" or (open_wizard is not None and not _other_command(command)):
             open_wizard, reply = wizard_line(assistant, open_wizard, line)
             print(reply)
             print()
             continue
-        if command == "/cancel":
-            print(messages.WIZ_NOT_ACTIVE)
-            continue
-        if command.startswith("/near"):
-            print(near_line(assistant, line[len("/near") :]))
+        if command.startswith("/"):
+            if command == "/new":
+                history.clear()
+            print(command_line(assistant, command, line.strip()[len(command) :]))
+            if open_wizard is not None:  # the command was carried out; the wizard still waits
+                print(messages.CONSOLE_WIZARD_OPEN.format(prompt=wizard.prompt(open_wizard)))
             print()
-            continue
-        if command == "/new":
-            history.clear()
             continue
         answer = assistant.ask(line, list(history))
         print(answer.render())
@@ -55,6 +58,29 @@ def chat(assistant: Assistant, history_size: int = 5) -> int:
             history.append(line.strip())
     print(messages.CONSOLE_BYE)
     return 0
+
+
+def _other_command(command: str) -> bool:
+    """A command the console carries out itself even while a wizard is open (/cancel goes to the wizard)."""
+    return command in ("/help", "/near", "/new")
+
+
+def command_line(assistant: Any, command: str, args: str) -> str:
+    """The reply to a console command other than /check and /quit."""
+    if command == "/help":
+        return messages.CONSOLE_HELP.format(hotline=_hotline(assistant))
+    if command == "/near":
+        return near_line(assistant, args)
+    if command == "/new":
+        return messages.TG_NEW_TOPIC
+    if command == "/cancel":
+        return messages.WIZ_NOT_ACTIVE
+    return messages.CONSOLE_UNKNOWN_COMMAND.format(command=command)
+
+
+def _hotline(assistant: Any) -> str:
+    settings = getattr(assistant, "settings", None)
+    return str(settings.contact.hotline) if settings is not None else "12345"
 
 
 def step_text(prompt: str, choices: tuple[str, ...]) -> str:
@@ -91,8 +117,13 @@ def wizard_line(
 
 
 def near_line(assistant: Any, args: str) -> str:
-    """/near 纬度 经度 → the nearest meal sites (or how to use the command)."""
-    point = meal_sites.parse_location(args)
-    if point is None:
+    """/near 凤山街道 → the sites there, as the question '凤山街道的长者饭堂在哪' gets them;
+    /near 纬度 经度 → the nearest sites; /near alone → how to use the command."""
+    if not args.strip():
         return messages.MS_NEAR_USAGE
-    return meal_sites.nearest_text(assistant.index(), *point)
+    point = meal_sites.parse_location(args)
+    if point is not None:
+        return meal_sites.nearest_text(assistant.index(), *point)
+    if any(ch.isdigit() for ch in args):  # numbers, but not two of them: a mistyped location
+        return messages.MS_NEAR_USAGE
+    return meal_sites.place_text(assistant.index(), args)

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 SITES_PATH = "elderly-meal-sites-directory.md"
 EARTH_RADIUS_KM = 6371.0088
 FAR_KM = 80.0  # further than this from every site: the location is probably not in 汕尾
+# Characters: '我住在凤山街道' answers "where do you live?"; a longer message is a question of its own.
+MAX_PLACE_REPLY = 30
 COLUMNS = {
     "area": "所在区域",
     "name": "点位名称",
@@ -242,13 +244,55 @@ def nearest_text(index: ServedChunks, lat: float, lon: float, k: int = 3) -> str
     return text
 
 
-def answer_text(question: str, index: ServedChunks) -> str | None:
-    """The reply to a question such as '我在梅陇镇，最近的长者饭堂在哪', or None when it is not one."""
+def answer_text(question: str, index: ServedChunks, earlier: str = "") -> str | None:
+    """The reply to a question such as '我在梅陇镇，最近的长者饭堂在哪', or None when it is not one.
+
+    A nearest-site question that names no place ('离我最近的长者饭堂在哪里') is answered with a
+    question back: where the resident lives, and the places the directory has sites in (left to
+    retrieval, it found the directory's note to staff about the coordinates). When ``earlier`` (the
+    previous question) was such a question, a short reply naming a place ('凤山街道') gets its sites.
+    """
+    all_sites = sites(index)
+    if earlier and len(question) <= MAX_PLACE_REPLY and asks_nearby(earlier):
+        place, found = match_text(all_sites, question)
+        if found and not match_text(all_sites, earlier)[1]:
+            return format_sites(found, messages.MS_PLACE_HEADER.format(place=place), index)
     if not intents.ASKS_SITE.search(question) or not intents.ASKS_SITE_WHERE.search(question):
         return None
-    place, found = match_text(sites(index), question)
+    place, found = match_text(all_sites, question)
+    if found:
+        return format_sites(found, messages.MS_PLACE_HEADER.format(place=place), index)
+    if all_sites and asks_nearby(question):
+        return messages.MS_ASK_PLACE.format(places=place_names(all_sites))
+    return None
+
+
+def asks_nearby(question: str) -> bool:
+    """'离我最近的长者饭堂在哪里', '附近有没有助餐点': looking for a site, and nothing else about it."""
+    return bool(
+        intents.SITE_NOUN.search(question)
+        and intents.ASKS_SITE_NEAR.search(question)
+        and not intents.ASKS_SITE_OTHER.search(question)
+    )
+
+
+def place_names(all_sites: Sequence[Site]) -> str:
+    """The towns and streets (else the counties) that have a site, in the directory's order."""
+    names: list[str] = []
+    for site in all_sites:
+        towns, areas = places(site)
+        names += (towns or areas)[:1]
+    return "、".join(dict.fromkeys(names))
+
+
+def place_text(index: ServedChunks, text: str, k: int = 3) -> str:
+    """The reply to '/near 凤山街道': the sites in (or nearest to) the place named, as the question gives them."""
+    all_sites = sites(index)
+    if not all_sites:
+        return messages.MS_NONE
+    place, found = match_text(all_sites, text, k)
     if not found:
-        return None
+        return messages.MS_PLACE_UNKNOWN.format(place=text.strip()[:20], places=place_names(all_sites))
     return format_sites(found, messages.MS_PLACE_HEADER.format(place=place), index)
 
 

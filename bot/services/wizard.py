@@ -2,7 +2,11 @@
 
 A small state machine: :func:`start` gives the first :class:`Step`; :func:`answer` takes the
 state and what the resident typed (or the button they pressed, as its label) and returns a
-:class:`Turn` ``(state, reply, done)``. Invalid input keeps the state and re-asks politely;
+:class:`Turn` ``(state, reply, done)``; :func:`take` gives the same as an :class:`Outcome` with the
+problem apart, for a page that shows each step as a card. Invalid
+input keeps the state and re-asks politely; an implausibly small income ("3元" a month for the whole
+household) is asked again and accepted when the resident gives the same figure a second time; a
+command typed in the middle ("/help") is not taken for an answer: the wizard says how to leave it.
 "取消" or ``/cancel`` ends the wizard at any step. The results come from :mod:`bot.services.calculators`
 with the standards the caller passes (the served index's, so a re-ingest changes them too).
 
@@ -52,6 +56,9 @@ CANCEL_WORDS = frozenset({"取消", "/cancel", "cancel", "退出", "算了", "�
 MAX_HOUSEHOLD = 20
 MAX_AGE = 120
 MAX_MONTHLY_INCOME = 1_000_000.0
+# A household income above 0 but below this a month is asked once more ("3元" is more likely 3千 or a slip).
+MIN_PLAUSIBLE_INCOME = 100.0
+_UNSURE = "income_unsure"  # the implausible income waiting for the resident to confirm it
 
 _DIGITS = re.compile(r"([-−－负])?\s*(\d+(?:\.\d+)?)\s*([万千kK])?")
 _CN_NUMBER = re.compile(r"([-−－负])?\s*([零〇一二两俩三四五六七八九十百千万]+)")
@@ -96,6 +103,29 @@ class Turn(NamedTuple):
         return choices(self.state) if self.state is not None else ()
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """One answer taken apart, for a channel that shows steps as cards rather than as chat lines."""
+
+    state: WizardState | None  # the step to ask now; None once the wizard is over
+    problem: str = ""  # why the answer was not taken (then ``state`` asks the same step again)
+    result: str = ""  # the result, or the cancellation notice, once the wizard is over
+
+    @property
+    def done(self) -> bool:
+        return self.state is None
+
+    def turn(self) -> Turn:
+        """The chat reply: the problem and the question again with how to leave, the next question, or the end."""
+        if self.state is None:
+            return Turn(None, self.result, True)
+        if self.problem:
+            return Turn(
+                self.state, f"{self.problem}\n{prompt(self.state)}\n{messages.WIZ_CANCEL_HINT}", False
+            )
+        return Turn(self.state, prompt(self.state), False)
+
+
 def start(kind: str = MENU) -> Step:
     """The first step of a wizard: "dibao", "meal", or MENU to choose between them."""
     if kind not in STEPS:
@@ -114,31 +144,58 @@ def choices(state: WizardState) -> tuple[str, ...]:
     return CHOICES.get(state.step, ())
 
 
+def progress(state: WizardState) -> tuple[int, int]:
+    """(this step's number from 1, the number of steps) of the state's wizard."""
+    steps = STEPS[state.kind]
+    return steps.index(state.step) + 1, len(steps)
+
+
 def is_cancel(text: str) -> bool:
     return text.strip().lower() in CANCEL_WORDS
 
 
+def is_command(text: str) -> bool:
+    """A chat command such as /help or /near (typed while a wizard waits for an answer)."""
+    return bool(re.match(r"/[A-Za-z]", text.strip()))
+
+
 def answer(state: WizardState, text: str, standards: Standards | None, *, sample: bool = False) -> Turn:
     """One answer: the next step's question, the same question again, the result, or cancelled."""
+    return take(state, text, standards, sample=sample).turn()
+
+
+def take(
+    state: WizardState,
+    text: str,
+    standards: Standards | None,
+    *,
+    sample: bool = False,
+    again: str = messages.WIZ_AGAIN,
+) -> Outcome:
+    """:func:`answer`, taken apart; ``again`` closes the result (how to start once more: "/check" in
+    a chat, while a page has a button for it)."""
     if is_cancel(text):
-        return Turn(None, messages.WIZ_CANCELLED, True)
+        return Outcome(None, result=messages.WIZ_CANCELLED)
+    if is_command(text):
+        return Outcome(state, messages.WIZ_COMMAND_DURING)
     value, problem = _read(state.step, text)
     if problem:
-        hint = f"\n{messages.WIZ_CANCEL_HINT}"
-        return Turn(state, f"{problem}\n{prompt(state)}{hint}", False)
+        return Outcome(state, problem)
     if state.step == "kind":
-        first = start(str(value))
-        return Turn(first.state, first.prompt, False)
-    answers = {**state.answers, state.step: value}
+        return Outcome(start(str(value)).state)
+    if state.step == "income" and 0 < value < MIN_PLAUSIBLE_INCOME and state.answers.get(_UNSURE) != value:
+        unsure = WizardState(state.kind, state.step, {**state.answers, _UNSURE: value})
+        return Outcome(unsure, messages.WIZ_INCOME_CONFIRM.format(income=f"{value:g}"))
+    answers = {k: v for k, v in state.answers.items() if k != _UNSURE}
+    answers[state.step] = value
     steps = STEPS[state.kind]
     position = steps.index(state.step)
     if position + 1 < len(steps):
-        following = WizardState(state.kind, steps[position + 1], answers)
-        return Turn(following, prompt(following), False)
-    return Turn(None, _result(state.kind, answers, standards, sample), True)
+        return Outcome(WizardState(state.kind, steps[position + 1], answers))
+    return Outcome(None, result=_result(state.kind, answers, standards, sample, again))
 
 
-def _result(kind: str, answers: dict[str, Any], standards: Standards | None, sample: bool) -> str:
+def _result(kind: str, answers: dict[str, Any], standards: Standards | None, sample: bool, again: str) -> str:
     if standards is None:
         return messages.WIZ_NO_STANDARDS
     if kind == "dibao":
@@ -152,7 +209,7 @@ def _result(kind: str, answers: dict[str, Any], standards: Standards | None, sam
         diner = calculators.Diner(int(answers["age"]), statuses, bool(answers["local"]))
         text = calculators.meal_subsidy(diner, standards).text
     logger.info("wizard %s finished", kind)
-    parts = [text, messages.SAMPLE_NOTICE if sample else "", messages.WIZ_AGAIN]
+    parts = [text, messages.SAMPLE_NOTICE if sample else "", again]
     return "\n".join(p for p in parts if p)
 
 

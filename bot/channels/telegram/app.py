@@ -41,7 +41,6 @@ from bot.channels.telegram import handlers
 from bot.channels.telegram import wizard as wizard_handlers
 from bot.channels.telegram.context import BotApplication, BotContext, BotDeps
 from bot.config import Settings
-from bot.embeddings import set_threads
 from bot.errors import UserError
 from bot.state.database import State
 
@@ -198,7 +197,6 @@ def run_bot(assistant: Assistant, settings: Settings) -> int:
         raise UserError(messages.TG_NETWORK_DOWN.format(url=base, error=exc)) from None
     logger.info("starting as @%s", username)
     tg = settings.telegram
-    set_threads(tg.encode_threads)
     state = State(settings.data_dir, history_size=tg.history_size)
     state.prune()
     application = build_application(assistant, settings, token, base, state=state)

@@ -396,14 +396,19 @@ async def on_location(update: Update, context: BotContext) -> None:
 
 
 async def near(update: Update, context: BotContext) -> None:
-    """/near 纬度 经度: the nearest meal sites; /near alone asks for the location."""
+    """/near 纬度 经度: the nearest meal sites; /near 凤山街道: the sites there; /near alone asks for the location."""
     chat = update.effective_chat
     if chat is None:
         return
     if not context.args:
         await ask_location(context, chat)
         return
-    point = meal_sites.parse_location(" ".join(context.args))
+    said = " ".join(context.args)
+    point = meal_sites.parse_location(said)
+    if point is None and not any(ch.isdigit() for ch in said):
+        index = await asyncio.to_thread(context.deps.assistant.index)
+        await send(context, chat.id, fmt.text_messages(meal_sites.place_text(index, said)))
+        return
     if point is None:
         await send(context, chat.id, fmt.text_messages(messages.MS_NEAR_USAGE))
         return

@@ -6,6 +6,9 @@
   sources the answer was taken from), which the page shows as a list.
 * ``POST /api/feedback`` ``{"answer_id": str, "vote": "up" | "down"}``: one vote per answer and person.
 * ``GET /healthz``: whether the index is loaded, its document count and last ingest time.
+* ``/api/wizard/*``: the self-check cards (:mod:`bot.channels.web.wizard_api`); ``GET /api/topics/{key}``:
+  a topic chip's common questions (:mod:`bot.channels.web.topics_api`). Phone numbers in any text
+  come with ``parts`` to make tap-to-call links of (:mod:`bot.channels.web.phones`).
 * ``GET /``: one page (``static/index.html``, ``app.js``, ``style.css``), no build step, nothing
   fetched from other hosts.
 
@@ -38,6 +41,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot import messages
 from bot.answering.assistant import Assistant
+from bot.channels.web import phones, topics_api, wizard_api
 from bot.config import Settings
 from bot.errors import UserError
 from bot.records import Answer
@@ -127,6 +131,7 @@ def answer_payload(answer: Answer, answer_id: str | None) -> dict[str, Any]:
     payload = answer.as_json()
     payload["answer_id"] = answer_id
     payload["text"] = "\n".join(p for p in (answer.text, *answer.notes) if p)
+    payload["parts"] = phones.parts(payload["text"])
     payload["cited"] = [
         {"path": s.path, "title": s.title, "issued": s.issued}
         for s in (answer.cited if answer.answered else ())
@@ -223,25 +228,29 @@ def _ui_strings(settings: Settings) -> dict[str, str]:
         "WEB_WELCOME", "WEB_YOU", "WEB_BOT", "WEB_THINKING", "WEB_SOURCES", "WEB_DATE_UNKNOWN",
         "WEB_VOTE_UP", "WEB_VOTE_DOWN", "WEB_FEEDBACK_THANKS", "WEB_FEEDBACK_SORRY",
         "WEB_FEEDBACK_DUPLICATE", "WEB_FEEDBACK_UNKNOWN", "WEB_NETWORK_ERROR", "WEB_ELDER_ON",
-        "WEB_ELDER_OFF", "WEB_NEW_TOPIC_DONE", "WEB_WIZARD_INVALID", "WEB_WIZARD_QUESTION",
-        "WEB_WIZARD_AREA_URBAN", "WEB_WIZARD_AREA_RURAL",
+        "WEB_ELDER_OFF", "WEB_NEW_TOPIC_DONE", "WEB_READ_ALOUD", "WEB_READ_STOP", "WEB_WIZARD_NEXT",
+        "WEB_WIZARD_CANCEL", "WEB_WIZARD_AGAIN", "WEB_WIZARD_EMPTY", "WEB_WIZARD_CANCELLED",
+        "WEB_WIZARD_NUMBER_LABEL",
     )  # fmt: skip
-    out: dict[str, str] = {}
-    for name in names:
-        value = str(getattr(messages, name))
-        if name != "WEB_WIZARD_QUESTION":  # filled in by the page
-            value = value.format(**contact)
-        out[name.removeprefix("WEB_").lower()] = value
-    return out
+    return {
+        name.removeprefix("WEB_").lower(): str(getattr(messages, name)).format(**contact) for name in names
+    }
 
 
 def render_page(settings: Settings) -> str:
     """index.html with every ``{{NAME}}`` replaced by the HTML-escaped string from bot.messages."""
     template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     contact = {"hotline": settings.contact.hotline, "bureau_phone": settings.contact.bureau_phone}
+    # Topic chips (their questions come from GET /api/topics/{key}), then the self-check chips.
     chips = "\n".join(
-        f'      <button type="button" class="chip" data-question="{html.escape(q)}">{html.escape(label)}</button>'
-        for label, q in messages.WEB_TOPICS
+        [
+            f'  <button type="button" class="chip" data-topic="{key}">{html.escape(messages.WEB_TOPIC_LABELS[key])}</button>'
+            for key in topics_api.KEYS
+        ]
+        + [
+            f'  <button type="button" class="chip chip-wizard" data-wizard="{kind}">{html.escape(label)}</button>'
+            for kind, label in messages.WEB_WIZARD_CHIPS.items()
+        ]
     )
     # A data block, never executed; "<" is escaped so no string can close the element.
     ui = json.dumps(_ui_strings(settings), ensure_ascii=False)
@@ -288,6 +297,9 @@ def create_app(
     def client_hash(request: Request) -> str:
         host = request.client.host if request.client else "unknown"
         return state.user_hash(f"web:{host}")
+
+    app.include_router(wizard_api.router(assistant, settings, state, client_hash))
+    app.include_router(topics_api.router(assistant, settings))
 
     def limited(verdict_retry: float) -> JSONResponse:
         retry = max(1, round(verdict_retry))
