@@ -109,28 +109,28 @@ class AnswerWeights:
     Fitted on the evaluation sets with ``python -m bot eval FILES --fit-answers``.
     """
 
-    cos: float = 41.308
-    cos_gap: float = 40.182
-    words: float = 2.219
-    words_gap: float = 0.441
-    section: float = 1.222
-    chunk: float = 1.320
-    passage: float = 1.138
-    document: float = 1.754
-    asks_when: float = 2.057
-    asks_number: float = 1.361
-    asks_list: float = 0.443
-    asks_phone: float = -0.307
-    asks_place: float = 0.662
-    kind_section: float = 0.018
-    faq: float = -0.476
-    faq_match: float = -1.166
-    item: float = 0.067
-    row: float = 0.564
-    lead_in: float = -2.085
-    length: float = 0.118
-    superseded: float = 0.328
-    special_people: float = -0.453
+    cos: float = 40.503
+    cos_gap: float = 40.085
+    words: float = 2.224
+    words_gap: float = 0.449
+    section: float = 1.251
+    chunk: float = 1.302
+    passage: float = 1.134
+    document: float = 2.087
+    asks_when: float = 2.061
+    asks_number: float = 1.349
+    asks_list: float = 0.426
+    asks_phone: float = -0.298
+    asks_place: float = 0.670
+    kind_section: float = 0.024
+    faq: float = -0.442
+    faq_match: float = -1.180
+    item: float = 0.094
+    row: float = 0.581
+    lead_in: float = -2.061
+    length: float = 0.130
+    superseded: float = 0.299
+    special_people: float = -0.457
 
 
 @dataclass(frozen=True)
