@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 # Fonts the browser test draws the page with (Chinese text, the 👍/🔊 buttons), as a phone would.
 WEB_FONTS := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+# A CJK font, for the OCR tests that render notices as scans (any of these will do).
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint bench eval lock clean
@@ -21,7 +23,7 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)  ## ingest if needed, then Telegram (TELEGRAM_BOT_TOKEN set) or a console chat
 	$(PY) -m bot run
 
-test: $(STAMP) $(CHROMIUM) $(WEB_FONTS)  ## lint, type-check and run every test (the web page in headless Chromium too)
+test: $(STAMP) $(CHROMIUM) $(WEB_FONTS) $(CJK_FONT)  ## lint, type-check and run every test (the web page and the staff console in headless Chromium too)
 	$(PY) -m ruff check bot tests ingest.py bench
 	$(PY) -m mypy bot
 	$(PY) -m pytest -q
@@ -33,6 +35,9 @@ $(CHROMIUM):
 # Debian's CJK and emoji fonts, so the browser test's screenshots show what a phone shows (no tofu).
 $(WEB_FONTS):
 	test -e $@ || ( $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk fonts-noto-color-emoji )
+# Debian's WenQuanYi Micro Hei: the OCR tests draw Chinese notices with it, then read them back.
+$(CJK_FONT):
+	test -f $@ || ( $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei )
 
 eval: $(STAMP)  ## answer quality on the shared evaluation sets, three retrieval variants side by side
 	$(PY) -m bot eval ../shared/corpus/eval/dev.jsonl ../shared/corpus/eval/dev-hard.jsonl --compare

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | ask | eval | ingest | web | wechat``.
+"""Command line: ``python -m bot run | chat | ask | eval | ingest | web | wechat | admin | report``.
 
 Logging is configured here, once. Errors a user can cause print one line and exit 1.
 """
@@ -13,7 +13,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings, load_settings
 
@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     ing.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     ing.add_argument("--quiet", action="store_true", help="no progress bars")
+    ing.add_argument(
+        "--json",
+        action="store_true",
+        help="progress and the report as JSON lines on stdout (the console uses it)",
+    )
     web = sub.add_parser("web", parents=[common], help="serve the web page and JSON API (uvicorn)")
     web.add_argument("--host", help="address to listen on (default: [web] host, 127.0.0.1)")
     web.add_argument("--port", type=int, help="port to listen on (default: [web] port, 8080)")
@@ -83,7 +88,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     wx.add_argument("--host", help="address to listen on (default: [wechat] host, 127.0.0.1)")
     wx.add_argument("--port", type=int, help="port to listen on (default: [wechat] port, 8082)")
+    _admin_parsers(sub, common)
+    rep = sub.add_parser(
+        "report", parents=[common], help="what residents asked: unanswered questions and 👎 answers"
+    )
+    rep.add_argument(
+        "--since", help="from this date on, YYYY-MM-DD (default: the last [telegram] unanswered_days)"
+    )
+    rep.add_argument(
+        "--csv", action="store_true", help="CSV (UTF-8 with BOM, opens in Excel) instead of text"
+    )
     return parser
+
+
+def _admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``admin [--host] [--port]`` serves the staff console; ``admin add-user NAME`` creates an account."""
+    adm = sub.add_parser(
+        "admin", parents=[common], help="serve the staff console (documents, ingest, try it)"
+    )
+    adm.add_argument("--host", help="address to listen on (default: [admin] host, 127.0.0.1)")
+    adm.add_argument("--port", type=int, help="port to listen on (default: [admin] port, 8081)")
+    # The sub-command repeats the folder options without defaults, so they may stand on either side of it.
+    again = argparse.ArgumentParser(add_help=False)
+    for flag in ("--knowledge", "--data", "--config"):
+        again.add_argument(flag, type=Path, default=argparse.SUPPRESS)
+    again.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    actions = adm.add_subparsers(dest="admin_command")
+    add = actions.add_parser(
+        "add-user", parents=[again], help="create a staff account or set its password (read from stdin)"
+    )
+    add.add_argument("name", help="the user name (letters, digits, . _ -)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,7 +136,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "ingest":
+        if args.json:
+            return _ingest_json(settings, rebuild=args.rebuild, dry_run=args.dry_run)
         return _ingest(settings, rebuild=args.rebuild, dry_run=args.dry_run, quiet=args.quiet)
+    if args.command == "admin":
+        return _admin(args, settings)
+    if args.command == "report":
+        from bot.channels.admin.asked import print_report
+
+        return print_report(settings, since=args.since, csv_out=args.csv)
     if args.command == "ask":
         return _ask(args, settings)
     if args.command == "eval":
@@ -143,6 +185,38 @@ def _ingest(settings: Settings, *, rebuild: bool = False, dry_run: bool = False,
     report = ingest(settings, rebuild=rebuild, dry_run=dry_run, progress=not quiet and sys.stderr.isatty())
     print(report.summary())
     return 0 if report.usable else 1
+
+
+def _ingest_json(settings: Settings, *, rebuild: bool = False, dry_run: bool = False) -> int:
+    """The ingest for a program: one JSON line per file read or batch embedded, then the report (or the error)."""
+    from bot.ingest.indexing import ingest
+
+    def emit(event: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    def listener(stage: str, done: int, total: int, path: str) -> None:
+        emit({"event": "progress", "stage": stage, "done": done, "total": total, "path": path})
+
+    try:
+        report = ingest(settings, rebuild=rebuild, dry_run=dry_run, progress=False, listener=listener)
+    except UserError as exc:
+        emit({"event": "error", "message": str(exc)})
+        return 1
+    emit({"event": "report", "report": report.as_json()})
+    return 0 if report.usable else 1
+
+
+def _admin(args: argparse.Namespace, settings: Settings) -> int:
+    if args.admin_command == "add-user":
+        from bot.channels.admin.accounts import add_user_from_stdin
+
+        return add_user_from_stdin(settings, args.name)
+    from bot.answering.assistant import Assistant
+    from bot.channels.admin.app import serve as serve_admin
+
+    # No index yet is fine: staff upload the first documents and ingest them from the console.
+    return serve_admin(Assistant(settings), settings, config=args.config, host=args.host, port=args.port)
 
 
 def _assistant(settings: Settings) -> Assistant:

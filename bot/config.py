@@ -254,6 +254,32 @@ class WechatSettings:
 
 
 @dataclass(frozen=True)
+class AdminSettings:
+    """The staff console (bot/channels/admin/): its listener, logins and uploads. Accounts live in <data>/admin/."""
+
+    host: str = "127.0.0.1"
+    port: int = 8081
+    session_minutes: int = 480  # a login lasts this long at most
+    idle_minutes: int = 60  # … and ends after this long without a request
+    secure_cookie: bool = False  # true when the console is served over HTTPS (behind a proxy)
+    login_attempts: int = 5  # failed logins allowed per user name and per client in login_window_minutes
+    login_window_minutes: int = 15
+    max_upload_mb: int = 50  # one upload request, all its files together
+    faq_file: str = "faq-staff.md"  # the staff FAQ in the knowledge folder that "add an FAQ entry" writes
+
+
+@dataclass(frozen=True)
+class OcrSettings:
+    """Text recognition of scanned PDFs and .jpg/.png scans at ingest (RapidOCR, models in its wheel)."""
+
+    enabled: bool = True
+    dpi: int = 200  # a scanned PDF page is rendered at this resolution before recognition
+    max_pages: int = 30  # a longer scanned PDF is skipped with a reason (recognition takes seconds a page)
+    min_score: float = 0.5  # recognised lines less certain than this are dropped
+    threads: int = 0  # CPU threads of the recognition models (0 = one per core)
+
+
+@dataclass(frozen=True)
 class LLMSettings:
     """Optional grounded generation (see :mod:`bot.answering.llm`); the extractive answer is the fallback."""
 
@@ -292,6 +318,8 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     wechat: WechatSettings = field(default_factory=WechatSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
+    ocr: OcrSettings = field(default_factory=OcrSettings)
 
     @property
     def knowledge_dir(self) -> Path:

@@ -90,6 +90,7 @@ class FileMeta:
     standards: Any = None  # the front matter's ``standards`` block, unvalidated (see services.standards)
     superseded_by: str = ""  # front matter: the file or title of the text in force instead of this one
     valid_until: str = ""  # front matter: the last day this text applies (ISO date)
+    ocr: bool = False  # the text was recognised from a scan
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> FileMeta:
@@ -104,6 +105,7 @@ class FileMeta:
             standards=meta.get("standards"),
             superseded_by=str(meta.get("superseded_by", "") or ""),
             valid_until=str(meta.get("valid_until", "") or ""),
+            ocr=bool(meta.get("ocr", False)),
         )
 
     def as_meta(self) -> dict[str, Any]:
@@ -122,6 +124,8 @@ class FileMeta:
             meta["superseded_by"] = self.superseded_by
         if self.valid_until:
             meta["valid_until"] = self.valid_until
+        if self.ocr:
+            meta["ocr"] = True
         return meta
 
 
@@ -146,6 +150,7 @@ class Chunk:
     words: str = ""  # its content words for keyword search, space-separated, segmented once at ingest
     superseded_by: str = ""  # the document in force instead of this one (its path; EXPIRED: none)
     in_force_since: str = ""  # when that document took effect (ISO date), if known
+    ocr: bool = False  # its document's text was recognised from a scan (only written when true)
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> Chunk:
@@ -166,6 +171,7 @@ class Chunk:
             words=str(meta.get("words", "") or ""),
             superseded_by=str(meta.get("superseded_by", "") or ""),
             in_force_since=str(meta.get("in_force_since", "") or ""),
+            ocr=bool(meta.get("ocr", False)),
         )
 
     def as_meta(self) -> dict[str, Any]:
@@ -187,6 +193,7 @@ class Chunk:
             "words": self.words,
             "superseded_by": self.superseded_by,
             "in_force_since": self.in_force_since,
+            "ocr": self.ocr,
         }
         meta.update({k: v for k, v in optional.items() if v})
         return meta
@@ -330,6 +337,7 @@ class Source:
     heading: str = ""  # heading path of the passage the answer came from
     cited: bool = True  # the answer text was taken from this document
     articles: tuple[str, ...] = ()  # the articles quoted, when the document is a regulation
+    ocr: bool = False  # the document's text was recognised from a scan
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "title": self.title, "issued": self.issued}
@@ -339,10 +347,12 @@ class Source:
         return out
 
     def line(self) -> str:
-        """How an answer names it: 《婚姻登记条例》第八条、第九条（2025-04-06）."""
-        return messages.SOURCE_LINE.format(
+        """How an answer names it: 《婚姻登记条例》第八条、第九条（2025-04-06）, marked when the text
+        was recognised from a scan."""
+        line = messages.SOURCE_LINE.format(
             title=self.title, articles="、".join(self.articles), issued=self.issued or messages.DATE_UNKNOWN
         )
+        return line + (messages.SOURCE_OCR if self.ocr else "")
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ BROKEN = {
     "notice-scan.pdf": (b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog broken", messages.SKIP_CORRUPT_PDF),
     "table.docx": (b"PK\x03\x04 this is not really a zip archive", messages.SKIP_CORRUPT_DOCX),
     "draft.md": (b"", messages.SKIP_EMPTY),
-    "photo.jpg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "不支持的文件类型 .jpg"),
+    "photo.jpg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", messages.SKIP_CORRUPT_IMAGE),  # a scan, but damaged
     "garbled.txt": (bytes(range(256)) * 8, messages.SKIP_UNDECODABLE),
 }
 
@@ -323,8 +323,10 @@ def test_dry_run_reports_the_changes_and_writes_nothing(ingested_copy: Knowledge
 
     assert result.returncode == 0, result.stderr
     assert "新增 1" in result.stdout and "删除 1" in result.stdout and f"未变 {N - 1}" in result.stdout
-    assert messages.INGEST_DRY_RUN in result.stdout
-    assert "本次新计算向量 0 个" in result.stdout
+    assert "试运行（未写入索引）" in result.stdout
+    assert "新计算向量" not in result.stdout and "用时" not in result.stdout  # it computes and times nothing
+    # Every changed file is named.
+    assert f"新增 {NEW_FILE}" in result.stdout and f"删除 {DELETED_FILE}" in result.stdout
     assert served(kb.settings) == before
     assert is_stale(kb.settings)  # the folder still differs from what is served
     answer = kb.fresh_assistant().ask(NEW_QUESTION)

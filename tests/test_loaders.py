@@ -253,7 +253,8 @@ def test_pdf_metadata_title(tmp_path: Path) -> None:
 
 def test_pdf_without_text_layer(tmp_path: Path) -> None:
     path = make_pdf(tmp_path / "scan.pdf", [[]])
-    assert skip_reason(path, tmp_path) == messages.SKIP_NO_TEXT_PDF
+    # No text layer: the page is read by OCR (tests/test_scans.py), and a blank page gives nothing.
+    assert skip_reason(path, tmp_path) == messages.SKIP_OCR_NOTHING
 
 
 def test_pdf_locked_only_against_editing_is_read(tmp_path: Path) -> None:
@@ -332,9 +333,9 @@ def test_broken_files_are_skipped_with_reason(tmp_path: Path, name: str, data: b
 
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
-    reason = skip_reason(write(tmp_path, "photo.JPG", b"\xff\xd8\xff\xe0"), tmp_path)
+    reason = skip_reason(write(tmp_path, "photo.HEIC", b"\x00\x00\x00\x18ftypheic"), tmp_path)
     assert reason == messages.SKIP_UNSUPPORTED.format(
-        suffix=".JPG", supported=", ".join(sorted(SUPPORTED_SUFFIXES))
+        suffix=".HEIC", supported=", ".join(sorted(SUPPORTED_SUFFIXES))
     )
     assert ".docx" in reason
 

@@ -135,7 +135,7 @@ class Assistant:
             earlier = asked.context[-1] if asked.context else ""
             sites = meal_sites.answer_text(asked.query, index, earlier)
             if sites is not None:
-                path = meal_sites.SITES_PATH
+                path = meal_sites.directory_path(index)
                 return decide.from_document(
                     self.settings, index, question_, sites, path, "meal_sites", retrieval
                 )

@@ -109,7 +109,9 @@ def from_document(
     """An answer computed from one document (a calculator, the meal-site directory), citing it first;
     the guides retrieval found follow, uncited."""
     chunk = next((c for c in index.chunks if c.path == path), Chunk(path, title=path))
-    source = Source(path=path, title=chunk.title, issued=chunk.issued, score=1.0, sample=chunk.sample)
+    source = Source(
+        path=path, title=chunk.title, issued=chunk.issued, score=1.0, sample=chunk.sample, ocr=chunk.ocr
+    )
     related = [d for d in retrieval.docs if d.path != path][: settings.answer.listed_sources - 1]
     best = retrieval.passages[0] if retrieval.passages else None
     listed = (source, *sources(related, best, cited=set()))
@@ -130,6 +132,7 @@ def sources(
             sample=d.sample,
             heading=best.chunk.heading if best is not None and d.path == best.path else "",
             cited=cited is None or d.path in cited,
+            ocr=any(p.chunk.ocr for p in d.passages),
         )
         for d in docs
     )

@@ -171,6 +171,7 @@ def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Document]:
             chunk=len(chunks),
             question=question,
             article=article,
+            ocr=file.ocr,
         )
         chunks.append(Document(page_content=chunk_text(heading_path, text), metadata=chunk.as_meta()))
     return chunks

@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import fcntl
 import functools
-import hashlib
 import logging
 import os
 import sqlite3
@@ -40,7 +39,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.stores import ByteStore
 
-from bot import index_store, messages
+from bot import folder, index_store, messages
 from bot.chinese import segment
 from bot.chinese.normalize import BUILTIN_SYNONYMS, read_lexicon
 from bot.config import Settings
@@ -48,6 +47,7 @@ from bot.errors import IngestBusyError, SkipFile, UserError
 from bot.ingest import currency, units
 from bot.ingest.chunking import chunk_document
 from bot.ingest.loaders import knowledge_files, load_file
+from bot.ingest.report import IngestReport, Progress, ProgressBar
 from bot.records import Chunk, FileMeta
 
 if TYPE_CHECKING:
@@ -65,45 +65,8 @@ class FileResult:
     chunks: list[Document] = field(default_factory=list)
     skipped: str = ""  # reason, when the file could not be ingested
     warnings: list[str] = field(default_factory=list)  # ingested, but staff should look
+    meta: FileMeta | None = None  # what the loaded file says about itself (None when skipped)
     info: currency.DocInfo | None = None  # what the currency check needs of the loaded document
-
-
-@dataclass
-class IngestReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    warnings: list[tuple[str, str]] = field(default_factory=list)  # (path, what to check)
-    kept_previous: list[str] = field(default_factory=list)  # skipped files still served from the last index
-    chunks: int = 0
-    embedded: int = 0
-    seconds: float = 0.0
-    dry_run: bool = False
-    usable: bool = True
-
-    def summary(self) -> str:
-        lines = [
-            messages.INGEST_SKIPPED_LINE.format(path=path, reason=reason)
-            + (messages.INGEST_KEPT_PREVIOUS if path in self.kept_previous else "")
-            for path, reason in self.skipped
-        ]
-        lines += [messages.INGEST_WARNING_LINE.format(path=path, warning=w) for path, w in self.warnings]
-        lines.append(
-            messages.INGEST_SUMMARY.format(
-                added=len(self.added),
-                updated=len(self.updated),
-                removed=len(self.removed),
-                unchanged=len(self.unchanged),
-                skipped=len(self.skipped),
-                chunks=self.chunks,
-                embedded=self.embedded,
-                seconds=self.seconds,
-            )
-            + (messages.INGEST_DRY_RUN if self.dry_run else "")
-        )
-        return "\n".join(lines)
 
 
 # --- state: the lock, the manifest of what each side holds, the embedding cache -----------------
@@ -224,7 +187,9 @@ class CountingEmbeddings(Embeddings):
 # --- reading the folder ------------------------------------------------------------------------------
 
 
-def read_folder(settings: Settings, progress: bool = True) -> list[FileResult]:
+def read_folder(
+    settings: Settings, progress: bool = True, listener: Progress | None = None
+) -> list[FileResult]:
     """Load and chunk every knowledge file; broken files come back with a reason instead of chunks."""
     root = settings.knowledge_dir
     if not root.is_dir():
@@ -233,18 +198,21 @@ def read_folder(settings: Settings, progress: bool = True) -> list[FileResult]:
     results: list[FileResult] = []
     # The bureau's own synonyms are words too: segment chunks as the bot will segment questions.
     segment.add_words(read_lexicon([BUILTIN_SYNONYMS, root / settings.knowledge.synonyms_file]).canonical)
-    for path in _progress(files, "读取文件", "个", progress):
+    for n, path in enumerate(_progress(files, "读取文件", "个", progress)):
         rel = path.relative_to(root).as_posix()
+        if listener is not None:
+            listener("read", n, len(files), rel)
         try:
             data = path.read_bytes()
         except OSError as exc:
             results.append(FileResult(rel, "", skipped=messages.SKIP_UNREADABLE.format(detail=exc.strerror)))
             continue
-        result = FileResult(rel, hashlib.sha256(data).hexdigest())
+        result = FileResult(rel, folder.content_hash(data, path))
         try:
-            doc = load_file(path, root)
+            doc = load_file(path, root, settings.ocr)
+            result.meta = FileMeta.from_meta(doc.metadata)
             result.chunks = [_with_words(c) for c in chunk_document(doc, settings.chunking)]
-            result.info = currency.DocInfo.of(FileMeta.from_meta(doc.metadata), doc.page_content)
+            result.info = currency.DocInfo.of(result.meta, doc.page_content)
             if not result.chunks:
                 result.skipped = messages.SKIP_NO_CHUNKS
             elif FileMeta.from_meta(doc.metadata).standards is not None:
@@ -315,15 +283,24 @@ def compare(results: list[FileResult], previous: dict[str, tuple[str, int]], rep
 
 
 def ingest(
-    settings: Settings, *, rebuild: bool = False, dry_run: bool = False, progress: bool = True
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    progress: bool = True,
+    listener: Progress | None = None,
 ) -> IngestReport:
-    """Bring the served index in line with the knowledge folder. Returns what changed."""
+    """Bring the served index in line with the knowledge folder. Returns what changed, file by file.
+
+    ``listener(stage, done, total, path)`` hears of every file read and every batch embedded; a
+    real ingest also keeps its report in ``<data>/last-ingest.json`` (the staff console reads it).
+    """
     started = time.perf_counter()
     report = IngestReport(dry_run=dry_run)
     with ingest_lock(settings.data_dir):
         conn = _connect(settings.data_dir)
         try:
-            results = read_folder(settings, progress)
+            results = read_folder(settings, progress, listener)
             if not results:
                 raise UserError(messages.INGEST_NOTHING.format(path=settings.knowledge_dir))
             client = index_store.open_client(settings)
@@ -331,16 +308,27 @@ def ingest(
             sid = index_store.store_id(settings)
             previous = read_manifest(conn, f"{sid}/{pointer.active}") if pointer else {}
             compare(results, previous, report)
+            report.describe(results)
             if dry_run:
                 report.chunks = sum(len(r.chunks) for r in results)
                 report.usable = pointer is not None
                 return report
             _write(
-                settings, conn, client, pointer, previous, results, report, rebuild=rebuild, progress=progress
+                settings,
+                conn,
+                client,
+                pointer,
+                previous,
+                results,
+                report,
+                rebuild=rebuild,
+                progress=progress,
+                listener=listener,
             )
         finally:
             conn.close()
     report.seconds = time.perf_counter() - started
+    report.save(settings.data_dir / folder.LAST_REPORT)
     return report
 
 
@@ -355,6 +343,7 @@ def _write(
     *,
     rebuild: bool,
     progress: bool,
+    listener: Progress | None = None,
 ) -> None:
     from bot.embeddings import model_id
 
@@ -386,7 +375,9 @@ def _write(
         return
     unit_docs = units.unit_documents(docs, units.standards_of(docs))
 
-    bar = _progress_bar(len(docs) + len(unit_docs), progress)
+    bar = ProgressBar(
+        _progress_bar(len(docs) + len(unit_docs), progress), listener, len(docs) + len(unit_docs)
+    )
     counting = CountingEmbeddings(settings, bar)
     count, unit_count = (
         side.write(client, conn, counting, batch)
@@ -536,7 +527,6 @@ def is_stale(settings: Settings) -> bool:
         conn.close()
     root = settings.knowledge_dir
     current = {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in knowledge_files(root)
+        p.relative_to(root).as_posix(): folder.content_hash(p.read_bytes(), p) for p in knowledge_files(root)
     }
     return current != {p: sha for p, (sha, _) in manifest.items()}

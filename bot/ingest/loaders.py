@@ -22,9 +22,10 @@ from typing import Any
 import yaml
 from langchain_core.documents import Document
 
-from bot import messages
+from bot import folder, messages
+from bot.config import OcrSettings
 from bot.errors import SkipFile
-from bot.ingest import formats
+from bot.ingest import extras, formats, scans
 from bot.ingest.markdown import Parsed, clean_rows, decode_text, pipe_table, tidy
 from bot.records import FileMeta
 
@@ -40,6 +41,9 @@ _FORMATS: dict[str, str] = {
     ".pdf": "pdf",
     ".xlsx": "xlsx",
     ".csv": "csv",
+    ".jpg": "image",  # scans: read by text recognition (bot.ingest.scans)
+    ".jpeg": "image",
+    ".png": "image",
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_FORMATS)
 
@@ -48,19 +52,20 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_FORMATS)
 
 
 def knowledge_files(root: Path) -> list[Path]:
-    """Every regular file under root, recursively, sorted; skips hidden files/folders (name starts with '.')
-    and files whose name starts with '_' (reserved for the bot's own dictionaries such as _synonyms.txt)."""
+    """Every regular file under root, recursively, sorted; skips hidden files/folders (name starts with '.'),
+    files whose name starts with '_' (reserved for the bot's own dictionaries such as _synonyms.txt),
+    Office lock and temp files and sidecars (see :func:`bot.folder.ignored`)."""
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [name for name in dirnames if not name.startswith(".")]
         for name in filenames:
             path = Path(dirpath) / name
-            if not name.startswith((".", "_")) and path.is_file():
+            if not folder.ignored(name) and path.is_file():
                 found.append(path)
     return sorted(found)
 
 
-def load_file(path: Path, root: Path) -> Document:
+def load_file(path: Path, root: Path, ocr: OcrSettings | None = None) -> Document:
     """Load one file as one Document: Markdown-normalised body plus path/title/category/issued/source/sample/format."""
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -74,7 +79,8 @@ def load_file(path: Path, root: Path) -> Document:
         raise SkipFile(messages.SKIP_UNREADABLE.format(detail=_os_error_detail(exc))) from exc
     if not data.strip():
         raise SkipFile(messages.SKIP_EMPTY)
-    parsed = _READERS[fmt](data)
+    parsed = scans.read(fmt, data, _READERS.get(fmt), ocr or OcrSettings())  # scans by recognition
+    parsed = extras.complete(parsed, path, data, fmt)  # the sidecar; a date from the 落款 or properties
     text = tidy(parsed.text)
     if not text:
         raise SkipFile(messages.SKIP_EMPTY)
@@ -93,6 +99,7 @@ def load_file(path: Path, root: Path) -> Document:
         standards=parsed.standards,
         superseded_by=parsed.superseded_by,
         valid_until=parsed.valid_until,
+        ocr=parsed.ocr,
     ).as_meta()
     return Document(page_content=text, metadata=metadata)
 

@@ -31,6 +31,7 @@ class Parsed:
     standards: Any = (
         None  # the front matter's ``standards`` block, validated by bot.services.standards at ingest
     )
+    ocr: bool = False  # the text was recognised from a scan (bot.ingest.scans)
     superseded_by: str = ""  # front matter: the file or title of the text in force instead
     valid_until: str = ""  # front matter: the last day this text applies (ISO)
 

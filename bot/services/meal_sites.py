@@ -1,8 +1,10 @@
 """Elderly meal sites (长者饭堂) from the served index: the nearest ones to a location, or in a town.
 
 Staff keep the sites in the table of ``knowledge/elderly-meal-sites-directory.md`` (columns
-所在区域, 点位名称, 地址, 供餐时段, 送餐上门, 联系电话, 经度, 纬度). The sites are read from the served
-index's chunks of that document, not from disk, so a re-ingest changes them without a restart.
+所在区域, 点位名称, 地址, 供餐时段, 送餐上门, 联系电话, 经度, 纬度), or in an ``.xlsx`` / ``.csv`` of
+that name with the same columns; ingest says which file it took as the directory. The sites are
+read from the served index's chunks of that document, not from disk, so a re-ingest changes them
+without a restart.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from bot.records import ServedChunks, table_records
 logger = logging.getLogger(__name__)
 
 SITES_PATH = "elderly-meal-sites-directory.md"
+DIRECTORY_NAMES = frozenset(
+    {SITES_PATH, "elderly-meal-sites-directory.xlsx", "elderly-meal-sites-directory.csv"}
+)
 EARTH_RADIUS_KM = 6371.0088
 FAR_KM = 80.0  # further than this from every site: the location is probably not in 汕尾
 # Characters: '我住在凤山街道' answers "where do you live?"; a longer message is a question of its own.
@@ -67,7 +72,31 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def _is_sites_path(path: str) -> bool:
-    return path == SITES_PATH or path.endswith("/" + SITES_PATH)
+    return path.rsplit("/", 1)[-1] in DIRECTORY_NAMES
+
+
+def is_directory(path: str) -> bool:
+    """True for the file that holds the meal-site directory (Markdown, Excel or CSV)."""
+    return _is_sites_path(path)
+
+
+def directory_path(index: ServedChunks) -> str:
+    """The served directory's path (what an answer from it cites)."""
+    return next((c.path for c in index.chunks if _is_sites_path(c.path)), SITES_PATH)
+
+
+def directory_check(texts: Sequence[str]) -> tuple[int, list[str]]:
+    """(sites found, the directory's columns its tables lack) for a directory's chunk texts, at ingest."""
+    names: set[str] = set()
+    columns: set[str] = set()
+    for text in texts:
+        for record in table_records(text):
+            row = dict(record)
+            columns |= set(row)
+            if row.get(COLUMNS["name"], "").strip():
+                names.add(row[COLUMNS["name"]].strip())
+    missing = [c for key, c in COLUMNS.items() if key != "number" and c not in columns]
+    return len(names), missing
 
 
 def _coordinate(raw: str, low: float, high: float) -> float | None:

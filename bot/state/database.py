@@ -110,6 +110,19 @@ class Unanswered:
     last: float  # epoch seconds
 
 
+@dataclass(frozen=True)
+class Downvoted:
+    """A question whose answer got 👎, with the section the answer was taken from."""
+
+    question: str
+    votes: int  # 👎 votes on its answers
+    last: float  # epoch seconds of the last of those answers
+    kind: str
+    source_path: str
+    source_heading: str
+    source_title: str
+
+
 class State:
     """SQLite-backed memory of a channel; safe to use from several threads."""
 
@@ -319,6 +332,19 @@ class State:
                 (since, limit),
             ).fetchall()
         return [Unanswered(r[0], int(r[1]), float(r[2])) for r in rows]
+
+    def downvoted(self, since: float, limit: int = 200) -> list[Downvoted]:
+        """Answers residents marked 👎 since ``since`` (epoch seconds), by question and source, most votes first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT q.question, COUNT(*) AS n, MAX(q.at) AS last, q.kind, q.source_path, q.source_heading,"
+                " q.source_title FROM feedback f JOIN questions q ON q.id = f.answer_id"
+                " WHERE f.vote < 0 AND q.at >= ?"
+                " GROUP BY q.question, q.kind, q.source_path, q.source_heading, q.source_title"
+                " ORDER BY n DESC, last DESC LIMIT ?",
+                (since, limit),
+            ).fetchall()
+        return [Downvoted(r[0], int(r[1]), float(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     def prune(self, keep_days: int = 365) -> None:
         """Drop question, feedback and event rows older than ``keep_days``."""
