@@ -109,28 +109,35 @@ class AnswerWeights:
     Fitted on the evaluation sets with ``python -m bot eval FILES --fit-answers``.
     """
 
-    cos: float = 40.503
-    cos_gap: float = 40.085
-    words: float = 2.224
-    words_gap: float = 0.449
-    section: float = 1.251
-    chunk: float = 1.302
-    passage: float = 1.134
-    document: float = 2.087
-    asks_when: float = 2.061
-    asks_number: float = 1.349
-    asks_list: float = 0.426
-    asks_phone: float = -0.298
-    asks_place: float = 0.670
+    cos: float = 52.115
+    cos_gap: float = 51.520
+    words: float = 1.962
+    words_gap: float = 0.400
+    section: float = 1.216
+    chunk: float = 1.442
+    passage: float = 1.364
+    document: float = 2.857
+    asks_when: float = 2.166
+    asks_number: float = 1.324
+    asks_money: float = 1.152
+    asks_cap: float = 1.270
+    asks_list: float = 0.421
+    asks_phone: float = -0.162
+    asks_what: float = 0.294
+    asks_condition: float = -0.050
+    asks_how: float = 0.038
+    chunk_cos: float = -16.081
+    chunk_cos_gap: float = -16.250
+    asks_place: float = 0.734
     kind_section: float = 0.024
-    faq: float = -0.442
-    faq_match: float = -1.180
+    faq: float = -0.339
+    faq_match: float = -1.096
     item: float = 0.094
-    row: float = 0.581
-    lead_in: float = -2.061
-    length: float = 0.130
-    superseded: float = 0.299
-    special_people: float = -0.457
+    row: float = 0.481
+    lead_in: float = -2.052
+    length: float = 0.200
+    superseded: float = 0.320
+    special_people: float = -0.469
 
 
 @dataclass(frozen=True)
@@ -161,32 +168,14 @@ class TuningSettings:
     # follow-ups: a question is new when it has a word at least this rare (idf) in the folder
     follow_up_idf: float = 3.0
     follow_up_short_chars: int = 12  # a question this short in the folder's words has no subject
-    # extraction: which passages are cut into units
+    topic_word_share: float = 0.2  # a title word in more than this share of the titles names no subject
+    # extraction: the documents whose units are candidates
     candidate_documents: int = 3
-    candidate_passages: int = 8
-    extract_passages: int = 6
     # extraction: the weight of a question term
     word_length_bonus: float = 0.15  # × min(length, word_length_cap) on top of its idf
     word_length_cap: int = 4
     bigram_weight: float = 0.35  # a character bigram of the question, times its idf
     context_weight: float = 0.3  # a word of the earlier question in a follow-up, times its idf
-    # extraction: scoring a unit
-    title_term: float = 0.7  # a term the document title has names the topic, not the sentence
-    section_term: float = 0.7  # a term only the unit's section heading has
-    faq_base: float = 0.6  # an FAQ answer scores × (faq_base + faq_match × its question's likeness)
-    faq_match: float = 0.8
-    introduction: float = 0.85  # a document's introduction is background
-    asks_when: float = 1.25  # the question asks when and the unit says a time
-    asks_number: float = 1.3  # … a number, and the unit has digits
-    asks_phone: float = 1.6  # … a phone, and the unit has one
-    asks_place: float = 1.15  # … where, and the unit names an office
-    answers_kind: float = 1.35  # the unit's section is the kind that answers the question
-    lead_in: float = 0.5  # a short lead-in ending in "：" says nothing alone
-    lead_in_chars: int = 12
-    passage_decay: float = 0.4  # the k-th passage's units count 1 / (1 + decay × k)
-    # extraction: which units join the best one
-    same_passage: float = 0.25  # a unit of the best unit's passage, when this close to the best
-    other_passage: float = 0.35  # a unit of another passage, when this close
 
 
 @dataclass(frozen=True)

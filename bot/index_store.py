@@ -176,39 +176,29 @@ def drop_collection(client: ClientAPI, name: str) -> None:
         client.delete_collection(name)
 
 
-def fetch_all(collection: Collection, batch: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-    """Every (id, document, metadata) of a collection, paged so large indexes do not time out."""
-    ids: list[str] = []
-    docs: list[str] = []
-    metas: list[dict[str, Any]] = []
-    offset = 0
-    while True:
-        got = collection.get(include=["documents", "metadatas"], limit=batch, offset=offset)  # type: ignore[list-item]
-        ids += got["ids"]
-        docs += [d or "" for d in got["documents"] or []]
-        metas += [dict(m or {}) for m in got["metadatas"] or []]
-        if len(got["ids"]) < batch:
-            return ids, docs, metas
-        offset += batch
-
-
-def fetch_vectors(collection: Collection, batch: int = 5000) -> tuple[list[dict[str, Any]], Any]:
-    """Every metadata of a collection with its vectors (a float32 matrix, one row each), paged."""
+def fetch_all(
+    collection: Collection, batch: int = 5000
+) -> tuple[list[str], list[str], list[dict[str, Any]], Any]:
+    """Every (id, document, metadata) of a collection and its vectors (a float32 matrix, one row
+    each), paged so large indexes do not time out."""
     import numpy as np
 
+    ids: list[str] = []
+    docs: list[str] = []
     metas: list[dict[str, Any]] = []
     rows: list[Any] = []
     offset = 0
     while True:
-        got = collection.get(include=["metadatas", "embeddings"], limit=batch, offset=offset)  # type: ignore[list-item]
+        got = collection.get(include=["documents", "metadatas", "embeddings"], limit=batch, offset=offset)  # type: ignore[list-item]
+        ids += got["ids"]
+        docs += [d or "" for d in got["documents"] or []]
         metas += [dict(m or {}) for m in got["metadatas"] or []]
         vectors = got["embeddings"]
         if vectors is not None and len(vectors):
             rows.append(np.asarray(vectors, dtype=np.float32))
         if len(got["ids"]) < batch:
-            break
+            return ids, docs, metas, (np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32))
         offset += batch
-    return metas, (np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32))
 
 
 def now_iso() -> str:

@@ -430,6 +430,8 @@ MS_PLACE_UNKNOWN = "名录里没有找到“{place}”的长者饭堂。有长�
 MS_BAD_LOCATION = "这个位置看起来不对（纬度应在 -90 到 90 之间，经度在 -180 到 180 之间）。"
 WIZ_PRIVATE_ONLY = "资格自测请私聊我使用（点我的头像，再点“发消息”）。"
 
+CALC_DIBAO_STANDARD = "· 汕尾市{area}低保标准：每人每月{amount}元。"
+CALC_DIBAO_STANDARD_NOTE = "家庭人均月收入低于当地低保标准、且财产状况符合规定的，可以申请低保；想算一算可以说“城镇3口人每月收入2000元，能吃低保吗？”。"
 CALC_TEKUN = "· {area}特困人员（{care}）：基本生活标准{basic}元 + 照料护理标准{amount}元 = 每月约{total}元。"
 CALC_TEKUN_CAVEAT = (
     "照料护理标准按生活自理能力评估结果确定；是否认定为特困人员，要由镇（街道）调查审核、县级民政部门确认。"

@@ -68,9 +68,15 @@ def test_a_passage_is_cut_into_sentences_list_items_and_table_rows_under_its_sec
     assert len({u.group for u in papers[1:]}) == 1 and papers[0].group != papers[1].group  # one list
     assert {u.section for u in papers} == {"二、提出申请"} and papers[0].title == "低保申请指南"
     times = units_of(passage(TIMES), 0)
-    assert [u.text for u in times] == ["材料齐全的，镇街在10个工作日内完成入户调查。", "审核结果在村（居）委会公示7天。"]
+    assert [u.text for u in times] == [
+        "材料齐全的，镇街在10个工作日内完成入户调查。",
+        "审核结果在村（居）委会公示7天。",
+    ]
     rows = units_of(passage(LINES), 0)
-    assert [(u.kind, u.text) for u in rows] == [("row", "地区：城镇，每人每月：1030元"), ("row", "地区：农村，每人每月：840元")]
+    assert [(u.kind, u.text) for u in rows] == [
+        ("row", "地区：城镇，每人每月：1030元"),
+        ("row", "地区：农村，每人每月：840元"),
+    ]
 
 
 def test_an_faq_passage_is_one_unit_its_answer_matched_with_its_question() -> None:

@@ -69,7 +69,7 @@ def served(settings: Settings) -> tuple[index_store.Pointer, collections.Counter
     client = index_store.open_client(settings)
     pointer = index_store.read_pointer(client, settings)
     assert pointer is not None, "no index is served"
-    _, _, metas = index_store.fetch_all(index_store.get_collection(client, pointer.active))
+    _, _, metas, _ = index_store.fetch_all(index_store.get_collection(client, pointer.active))
     return pointer, collections.Counter(str(m["path"]) for m in metas)
 
 

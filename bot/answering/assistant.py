@@ -188,7 +188,12 @@ class Assistant:
         """
         asked = question.understand(text, history, index, self.lexicons, self.settings)
         retrieval = self._search(index, asked)
-        if asked.context and not asked.follows_up and question.continues(asked.context[-1], retrieval, index):
+        if (
+            asked.context
+            and not asked.follows_up
+            and not asked.new_topic
+            and question.continues(asked.context[-1], retrieval, index)
+        ):
             asked = asked.with_previous()
             retrieval = self._search(index, asked)
         return asked, retrieval

@@ -39,6 +39,13 @@ _OFFICE = re.compile(r"向|到|在|窗口|政府|街道|登记处|地址|中心|
 _WHEN = re.compile(
     r"次月|当月|之日|日内|天内|工作日|个月|小时|当场|当天|之前|以前|以后|起|前|期满|届满|\d+[日天月年号]"
 )
+_MONEY = re.compile(r"\d+(?:\.\d+)?\s*元|[一二两三四五六七八九十百千万]+元")
+_CAP = re.compile(r"最多|最高|上限|不超过|不高于|合计|共计|总计|最低|不低于|至少")
+_DEFINES = re.compile(r"是指|一般指|指的是|所称|认定为|同时具备|具备下列条件|包括")
+_CONDITION = re.compile(
+    r"下列(?:情形|条件)|符合.{0,12}条件|同时具备|对.{2,40}的，|因.{2,30}导致|无.{2,6}能力|不予|不得|终止"
+)
+_PROCEDURE = re.compile(r"向.{2,24}(?:提出|申请|申报)|提交|办理|到.{2,16}(?:办理|申请)")
 # Rules for particular groups of people, which a question about ordinary residents is not about.
 _SPECIAL_PEOPLE = re.compile(r"外国人|华侨|香港|澳门|台湾|港澳台|现役军人|军人|驻外")
 
@@ -53,9 +60,16 @@ FEATURES = (
     "document",  # its document's fused score relative to the best document's
     "asks_when",  # the question asks when, the unit says a time
     "asks_number",  # … a number, the unit has one
+    "asks_money",  # … how much money, the unit states an amount in 元
+    "asks_cap",  # … the most / the least / in all, the unit states a cap or a total
     "asks_list",  # … which ones / what papers, the unit is a list item or table row
     "asks_phone",  # … a phone, the unit has one
     "asks_place",  # … where, the unit names an office
+    "asks_what",  # … what something is, the unit defines
+    "asks_condition",  # … who qualifies / in which case, the unit states a condition
+    "asks_how",  # … how to apply, the unit says where to apply or what to hand in
+    "chunk_cos",  # cosine of the unit's chunk (its article, its section part) to the question
+    "chunk_cos_gap",  # … minus the best chunk cosine among the candidates
     "kind_section",  # the unit's section is the kind that answers this kind of question
     "faq",  # the unit is an FAQ answer
     "faq_match",  # … and this is how much its question is like the resident's (bigram Dice)
@@ -142,12 +156,19 @@ def candidates(
         "list": bool(intents.ASKS_LIST.search(question)),
         "phone": bool(intents.ASKS_PHONE.search(question)),
         "place": bool(intents.ASKS_PLACE.search(question)),
+        "what": bool(intents.ASKS_WHAT.search(question)),
+        "money": bool(intents.ASKS_MONEY.search(question)),
+        "cap": bool(intents.ASKS_LIMIT.search(question)),
+        "condition": bool(intents.ASKS_CONDITION.search(question)),
+        "how": bool(intents.ASKS_HOW.search(question)),
     }
     special_question = bool(_SPECIAL_PEOPLE.search(question))
     asked_bigrams = set(segment.cjk_bigrams(question))
     vector = np.asarray(retrieval.vector, dtype=np.float32)
     vector /= max(float(np.linalg.norm(vector)), 1e-12)
     cos = table.vectors[rows] @ vector if table.vectors.size else np.zeros(len(rows))
+    chunk_rows = [table.row[i] for i in rows]
+    chunk_cos = index.chunk_similarity(vector, chunk_rows)
     x = np.zeros((len(rows), len(FEATURES)))
     own: list[set[str]] = []
     chunk_text: dict[int, str] = {}
@@ -168,9 +189,15 @@ def candidates(
             "document": doc_score.get(unit.path, 0.0),
             "asks_when": float(asks["when"] and bool(_WHEN.search(unit.text))),
             "asks_number": float(asks["number"] and bool(_DIGIT.search(unit.text))),
+            "asks_money": float(asks["money"] and bool(_MONEY.search(unit.text))),
+            "asks_cap": float(asks["cap"] and bool(_CAP.search(unit.text))),
             "asks_list": float(asks["list"] and unit.kind in ("item", "row")),
             "asks_phone": float(asks["phone"] and bool(_PHONE.search(unit.text))),
             "asks_place": float(asks["place"] and bool(_OFFICE.search(unit.text))),
+            "asks_what": float(asks["what"] and bool(_DEFINES.search(unit.context + unit.text))),
+            "asks_condition": float(asks["condition"] and bool(_CONDITION.search(unit.context + unit.text))),
+            "asks_how": float(asks["how"] and bool(_PROCEDURE.search(unit.text))),
+            "chunk_cos": float(chunk_cos[n]),
             "kind_section": float(intents.answers_kind(question, chunk.section)),
             "faq": float(unit.kind == "faq"),
             "faq_match": _dice(asked_bigrams, unit.context) if unit.kind == "faq" else 0.0,
@@ -187,6 +214,9 @@ def candidates(
         own.append(held & own_terms)
     x[:, FEATURES.index("cos_gap")] = x[:, FEATURES.index("cos")] - x[:, FEATURES.index("cos")].max()
     x[:, FEATURES.index("words_gap")] = x[:, FEATURES.index("words")] - x[:, FEATURES.index("words")].max()
+    x[:, FEATURES.index("chunk_cos_gap")] = (
+        x[:, FEATURES.index("chunk_cos")] - x[:, FEATURES.index("chunk_cos")].max()
+    )
     return Candidates(rows, x, own)
 
 

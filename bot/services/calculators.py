@@ -163,6 +163,16 @@ def meal_subsidy(diner: Diner, std: Standards) -> Result:
 CARE_LEVELS = {"full_self_care": "全自理", "semi_disabled": "半失能", "fully_disabled": "全失能"}
 
 
+def dibao_standard(area: str | None, std: Standards) -> Result:
+    """The 低保 standard itself, as the block publishes it (never an older figure a guide still states)."""
+    areas = [area] if area else ["urban", "rural"]
+    figures = {a: std[f"dibao.{a}"] for a in areas}
+    lines = [messages.CALC_DIBAO_STANDARD.format(area=AREAS[a], amount=_yuan(v)) for a, v in figures.items()]
+    lines.append(messages.CALC_DIBAO_STANDARD_NOTE)
+    lines.append(messages.CALC_SOURCE.format(title=std.title, issued=std.issued))
+    return Result("\n".join(lines), figures)
+
+
 def tekun(area: str | None, care: str | None, std: Standards) -> Result:
     """特困供养: the basic living standard plus the care standard of the self-care assessment."""
     areas = [area] if area else ["urban", "rural"]
@@ -264,6 +274,9 @@ def answer_free_text(question: str, std: Standards | None) -> Result | None:
         household = read_household(question)
         if household is not None:
             return dibao(household, std)
+    if intents.ASKS_DIBAO.search(question) and intents.ASKS_STANDARD.search(question) and "边缘" not in question:
+        if read_household(question) is None:
+            return dibao_standard(_area(question), std)
     if intents.ASKS_MEAL_SUBSIDY.search(question):
         diner = read_diner(question)
         if diner is not None:

@@ -62,7 +62,16 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 def filler(n: int) -> list[Doc]:
     """``n`` chunks about matters no test asks about, so the test's own words are rare (high idf)."""
-    topics = ["殡葬管理", "地名命名", "社会组织登记", "慈善募捐", "福利彩票", "行政区划", "志愿服务", "救灾物资"]
+    topics = [
+        "殡葬管理",
+        "地名命名",
+        "社会组织登记",
+        "慈善募捐",
+        "福利彩票",
+        "行政区划",
+        "志愿服务",
+        "救灾物资",
+    ]
     return [
         Doc(
             f"other-{i}.md",
@@ -78,11 +87,19 @@ def filler(n: int) -> list[Doc]:
 def small_index(docs: Sequence[Doc], tuning: TuningSettings | None = None) -> KnowledgeIndex:
     """A KnowledgeIndex over ``docs`` (ids ``c0``, ``c1``, … in order)."""
     ids = [f"c{i}" for i in range(len(docs))]
-    pointer = Pointer("test__blue", 1, "2025-01-01T00:00:00+0800", "test", len({d.path for d in docs}), len(docs))
+    pointer = Pointer(
+        "test__blue", 1, "2025-01-01T00:00:00+0800", "test", len({d.path for d in docs}), len(docs)
+    )
     collection = VectorCollection(ids, [d.vector for d in docs])
     texts = [chunk_text(d.heading, d.body) for d in docs]
     return KnowledgeIndex(
-        pointer, collection, ids, texts, [d.chunk for d in docs], Lexicon(), tuning or TuningSettings()  # type: ignore[arg-type]
+        pointer,
+        collection,
+        ids,
+        texts,
+        [d.chunk for d in docs],
+        Lexicon(),
+        tuning or TuningSettings(),  # type: ignore[arg-type]
     )
 
 
