@@ -94,7 +94,7 @@ def compose(
 
 def referral(departments: Departments, retrieval: Retrieval) -> Referral | None:
     """Another department's business, when the question names it and the found passages do not."""
-    return departments.refer(retrieval.query, [p.text for p in retrieval.passages[:3]])
+    return departments.refer(retrieval.query, [p.body for p in retrieval.passages[:3]], retrieval.words)
 
 
 def from_document(

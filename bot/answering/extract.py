@@ -316,8 +316,8 @@ def _list_of(found: Candidates, lead_k: int, index: KnowledgeIndex, wants_list: 
         return sorted(group, key=lambda k: table.units[found.rows[k]].order)
     if lead.kind == "row" and not wants_list:
         return []  # "陆丰的登记处在哪" is one row of the table, not the table
-    if lead.kind not in ("item", "row") or not (wants_list or lead.context):
-        return []
+    if lead.kind not in ("item", "row") or not wants_list:
+        return []  # one item answers; its lead-in is shown with it
     siblings = []
     for (path, chunk, _order), k in sorted(by_position.items()):
         u = table.units[found.rows[k]]

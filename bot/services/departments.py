@@ -1,13 +1,16 @@
 """Questions that belong to another department (报案 → 公安, 婚检 → 卫生健康, 个税 → 税务 …).
 
 The built-in list is ``bot/data/other_departments.txt``; the bureau can add its own lines in
-``knowledge/_other_departments.txt`` (same format). The knowledge folder still wins: a word it
-talks about itself is answered from it.
+``knowledge/_other_departments.txt`` (same format). The knowledge folder still wins where it talks
+about the matter itself: when a sentence of the found passages names the word *and* something else
+the question asks about ("入住养老院前要体检吗" in the care-home guide). A passing mention does not
+count ("公积金养老金缴纳等信息比对" is not an answer on withdrawing one's 公积金).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +45,20 @@ class Departments:
                 pairs[to_simplified(word).lower()] = department.strip()
         return cls(tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0]))))
 
-    def refer(self, question: str, passages: Sequence[str]) -> Referral | None:
-        """The department for a (normalised) question, unless the found passages cover the matter."""
+    def refer(self, question: str, passages: Sequence[str], words: Sequence[str] = ()) -> Referral | None:
+        """The department for a (normalised) question, unless the found passages cover the matter.
+
+        ``words`` are the question's content words: a sentence covers the matter when it has the
+        department's word and one of the others (without them, any mention of the word does).
+        """
+        sentences = [s for p in passages for s in _SENTENCE.split(p) if s.strip()]
         for word, department in self.words:
-            if word in question and not any(word in p for p in passages):
+            if word not in question:
+                continue
+            others = [w for w in words if len(w) >= 2 and w not in word and word not in w]
+            if not any(word in s and (not words or any(w in s for w in others)) for s in sentences):
                 return Referral(department, word)
         return None
+
+
+_SENTENCE = re.compile(r"(?<=[。！？；!?;\n])")
