@@ -85,9 +85,9 @@ class RetrievalSettings:
     # Answer only when the calibrated confidence clears min_confidence. The logistic model's
     # inputs: 100 × dense margin (nearest chunk vs the 11th-30th), log(1 + best BM25 score),
     # 100 × nearest cosine similarity. Refit for another model with `python -m bot eval --calibrate`.
-    confidence_weights: tuple[float, ...] = (0.538, 1.009, 1.515)
-    confidence_bias: float = -138.738
-    min_confidence: float = 0.50
+    confidence_weights: tuple[float, ...] = (0.568, 1.117, 1.312)
+    confidence_bias: float = -120.631
+    min_confidence: float = 0.550
     # Share of the question's words a "not our department" section must contain to redirect.
     min_keyword_coverage: float = 0.34
     max_history: int = 3
