@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -28,7 +28,22 @@ from bot.errors import UserError
 
 if TYPE_CHECKING:
     from bot.answering.assistant import Assistant
-    from bot.evaluation import Case
+
+
+class Case(Protocol):
+    """An evaluation question, as :class:`bot.evaluation.Case` holds it."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def history(self) -> tuple[str, ...]: ...
+    @property
+    def expected_docs(self) -> tuple[str, ...]: ...
+    @property
+    def must_include(self) -> tuple[tuple[str, ...], ...]: ...
+
 
 MARGINS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 L2 = 1.0  # penalty on the standardised weights
@@ -143,7 +158,7 @@ def _lead_ok(questions: Sequence[_Question], weights: np.ndarray) -> float:
 
 
 def fit_answers(
-    sets: Sequence[tuple[Assistant, Sequence[Case]]], facts: Callable[[Assistant, Sequence[Case]], float]
+    sets: Sequence[tuple[Assistant, Sequence[Case]]], facts: Callable[[Assistant, Any], float]
 ) -> str:
     """Fit ``[answer.weights]`` and ``support_margin`` on one or more (folder, questions) sets;
     return the config lines to paste.

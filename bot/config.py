@@ -145,6 +145,7 @@ class AnswerSettings:
     max_chars: int = 170
     max_sources: int = 2  # documents cited
     listed_sources: int = 5  # documents listed with an answer (cited first, then the others found)
+    list_chars: int = 340  # an answer that lists what was asked for ("哪些", "什么材料") may be this long
     support: int = 2  # units after the lead (and its list) at most
     support_margin: float = 4.0  # a supporting unit scores at most this much below the lead
     weights: AnswerWeights = field(default_factory=AnswerWeights)

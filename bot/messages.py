@@ -96,7 +96,7 @@ INGEST_NO_KNOWLEDGE = "知识库目录不存在: {path}"
 INGEST_NOTHING = "知识库目录 {path} 中没有可导入的文件，未更新索引。"
 INGEST_SUMMARY = (
     "导入完成: 新增 {added}，更新 {updated}，删除 {removed}，未变 {unchanged}，跳过 {skipped} 个文件；"
-    "共 {chunks} 个片段，本次新计算向量 {embedded} 个，用时 {seconds:.1f} 秒。"
+    "共 {chunks} 个片段、{units} 个回答单元，本次新计算向量 {embedded} 个，用时 {seconds:.1f} 秒。"
 )
 INGEST_DRY_RUN_SUMMARY = (
     "试运行（未写入索引）: 将新增 {added}，更新 {updated}，删除 {removed}，未变 {unchanged}，跳过 {skipped} 个文件；"

@@ -101,7 +101,12 @@ def test_an_faq_answer_carries_its_question(ingested: KnowledgeBase) -> None:
 
 def test_answers_quote_only_the_documents_they_cite(ingested: KnowledgeBase) -> None:
     documents = documents_of(ingested.assistant)
-    for question in ("长者饭堂补贴标准是多少？", "低保怎么申请？", "离婚证丢了怎么补？", "结婚登记去哪里办？"):
+    for question in (
+        "长者饭堂补贴标准是多少？",
+        "低保怎么申请？",
+        "离婚证丢了怎么补？",
+        "结婚登记去哪里办？",
+    ):
         answer = ingested.assistant.ask(question)
         assert answer.answered, question
         assert not quotes_uncited(answer, documents), answer.render()
@@ -124,7 +129,9 @@ def test_a_follow_up_without_a_subject_still_reads_with_the_earlier_question(ing
 def test_a_changed_standard_is_never_contradicted_by_an_old_faq(ingested_copy: KnowledgeBase) -> None:
     standards = ingested_copy.knowledge / "assistance-standards-shanwei.md"
     text = standards.read_text(encoding="utf-8")
-    text = text.replace("rural: 840", "rural: 880").replace("| 农村低保标准 | 840元 |", "| 农村低保标准 | 880元 |")
+    text = text.replace("rural: 840", "rural: 880").replace(
+        "| 农村低保标准 | 840元 |", "| 农村低保标准 | 880元 |"
+    )
     standards.write_text(text, encoding="utf-8")
     report = ingested_copy.ingest()
     stale = [w for path, w in report.warnings if path == "faq.md"]

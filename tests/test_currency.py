@@ -53,7 +53,9 @@ def test_a_text_that_abolishes_another_by_title_supersedes_it() -> None:
 
 
 def test_a_text_abolishing_an_older_version_of_itself_is_still_in_force() -> None:
-    self_citing = doc("t.md", "特困人员认定办法", "2021-04-26", "2016年10月10日民政部印发的《特困人员认定办法》同时废止。")
+    self_citing = doc(
+        "t.md", "特困人员认定办法", "2021-04-26", "2016年10月10日民政部印发的《特困人员认定办法》同时废止。"
+    )
     assert superseded([self_citing], TODAY) == {}
 
 

@@ -204,7 +204,7 @@ class Assistant:
 
     def referral(self, retrieval: Retrieval) -> departments.Referral | None:
         """Another department's business, when the question names it and the found passages do not."""
-        return decide.referral(self.departments, retrieval)
+        return decide.referral(self.departments, retrieval, self.settings.retrieval.min_keyword_coverage)
 
     def prepare(self, raw: str, index: KnowledgeIndex) -> str:
         """Normalise a question the way the documents are written."""

@@ -57,7 +57,7 @@ def compose(
         hint = found.text.split("\n")[0].lstrip("· ")
         reply = messages.OTHER_DEPARTMENT.format(hint=f"{hint}。" if hint else "", **reach)
         return Answer(question, reply, False, "other_department", related)
-    referred = referral(departments, retrieval)
+    referred = referral(departments, retrieval, cfg.min_keyword_coverage)
     if referred is not None:
         logger.info("referred to another department for %r", referred.word)
         hint = messages.REFERRAL_HINT.format(department=referred.department)
@@ -92,9 +92,10 @@ def compose(
     )
 
 
-def referral(departments: Departments, retrieval: Retrieval) -> Referral | None:
+def referral(departments: Departments, retrieval: Retrieval, covered: float) -> Referral | None:
     """Another department's business, when the question names it and the found passages do not."""
-    return departments.refer(retrieval.query, [p.body for p in retrieval.passages[:3]], retrieval.words)
+    passages = [p.body for p in retrieval.passages[:3]]
+    return departments.refer(retrieval.query, passages, retrieval.words, covered)
 
 
 def from_document(
@@ -178,7 +179,7 @@ def _redirects(found: Extract, retrieval: Retrieval, settings: Settings) -> bool
     """The knowledge itself says this is another department's business."""
     best = found.picked[0]
     in_redirect_section = bool(_REDIRECT_SECTION.search(best.chunk.heading))
-    says_so = "不属于民政" in found.text
+    says_so = "不属于民政" in best.unit.context + best.unit.text  # the lead says so, not a unit beside it
     return (in_redirect_section or says_so) and retrieval.coverage >= settings.retrieval.min_keyword_coverage
 
 

@@ -255,13 +255,15 @@ def extract(
     chosen += [
         picked(k, "list") for k in _list_of(found, order[0], index, bool(intents.ASKS_LIST.search(question)))
     ]
+    wants_list = bool(intents.ASKS_LIST.search(question))
+    chosen = _within(chosen, settings.list_chars if wants_list else settings.max_chars)
     if lead.unit.kind in ("item", "row"):
         chosen.sort(key=lambda p: p.unit.order)  # a list reads in its own order, whichever item led
     article = _whole_article(found, order[0], index, settings.max_chars)
     if article:
         # A short article is quoted whole, as a rule is cited: its 款 complete each other.
         chosen = [picked(k, "lead" if k == order[0] else "article") for k in article]
-    budget = settings.max_chars - sum(len(p.unit.quoted) for p in chosen)
+    budget = settings.max_chars - sum(len(p.unit.quoted) for p in chosen)  # a long list leaves no room
     said = set().union(*(found.own[k] for k in order[:1]))
     docs = [lead.chunk.path]
     for k in order[1:]:
@@ -281,6 +283,16 @@ def extract(
         if new_doc:
             docs.append(candidate.chunk.path)
     return Extract(render(chosen), tuple(chosen))
+
+
+def _within(chosen: list[Picked], max_chars: int) -> list[Picked]:
+    """The lead and as much of its list as fits in ``max_chars``, in list order."""
+    kept, size = [chosen[0]], len(chosen[0].unit.quoted) + len(chosen[0].unit.context)
+    for p in chosen[1:]:
+        if size + len(p.unit.quoted) <= max_chars:
+            kept.append(p)
+            size += len(p.unit.quoted)
+    return kept
 
 
 def _whole_article(found: Candidates, lead_k: int, index: KnowledgeIndex, max_chars: int) -> list[int]:

@@ -149,7 +149,9 @@ class KnowledgeIndex:
         # The words document titles name their subject with ("结婚登记", "低保", "特困人员"); words
         # most titles share ("汕尾市", "指南") name no subject.
         titles = {c.path: c.title for c in chunks}
-        in_titles: Counter[str] = Counter(w for t in titles.values() for w in set(segment.words(t)) if len(w) >= 2)
+        in_titles: Counter[str] = Counter(
+            w for t in titles.values() for w in set(segment.words(t)) if len(w) >= 2
+        )
         common = max(2.0, tuning.topic_word_share * len(titles))
         self.topic_words = frozenset(w for w, n in in_titles.items() if n <= common)
         self.units = Units(units[0], units[1], self.row_of_chunk)

@@ -346,6 +346,7 @@ def _write(
         ),
     )
     report.chunks = count
+    report.units = unit_count
     report.embedded = counting.count
 
 

@@ -274,9 +274,9 @@ def answer_free_text(question: str, std: Standards | None) -> Result | None:
         household = read_household(question)
         if household is not None:
             return dibao(household, std)
-    if intents.ASKS_DIBAO.search(question) and intents.ASKS_STANDARD.search(question) and "边缘" not in question:
-        if read_household(question) is None:
-            return dibao_standard(_area(question), std)
+    asks_standard = intents.ASKS_DIBAO.search(question) and intents.ASKS_STANDARD.search(question)
+    if asks_standard and "边缘" not in question and read_household(question) is None:
+        return dibao_standard(_area(question), std)
     if intents.ASKS_MEAL_SUBSIDY.search(question):
         diner = read_diner(question)
         if diner is not None:

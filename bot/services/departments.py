@@ -2,15 +2,14 @@
 
 The built-in list is ``bot/data/other_departments.txt``; the bureau can add its own lines in
 ``knowledge/_other_departments.txt`` (same format). The knowledge folder still wins where it talks
-about the matter itself: when a sentence of the found passages names the word *and* something else
-the question asks about ("入住养老院前要体检吗" in the care-home guide). A passing mention does not
-count ("公积金养老金缴纳等信息比对" is not an answer on withdrawing one's 公积金).
+about the matter itself: when a found passage names the word *and* at least half of what the
+question asks about ("老人入住养老院前要体检吗" in the care-home guide's 入住 steps). A passing mention
+does not count ("公积金养老金缴纳等信息比对" is no answer on withdrawing one's 公积金 in another city).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,20 +44,23 @@ class Departments:
                 pairs[to_simplified(word).lower()] = department.strip()
         return cls(tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0]))))
 
-    def refer(self, question: str, passages: Sequence[str], words: Sequence[str] = ()) -> Referral | None:
+    def refer(
+        self, question: str, passages: Sequence[str], words: Sequence[str] = (), covered: float = 0.5
+    ) -> Referral | None:
         """The department for a (normalised) question, unless the found passages cover the matter.
 
-        ``words`` are the question's content words: a sentence covers the matter when it has the
-        department's word and one of the others (without them, any mention of the word does).
+        ``words`` are the question's content words: a passage covers the matter when it has the
+        department's word and at least the share ``covered`` of those words (without them, any
+        mention does).
         """
-        sentences = [s for p in passages for s in _SENTENCE.split(p) if s.strip()]
+        asked = [w for w in dict.fromkeys(words) if len(w) >= 2]
         for word, department in self.words:
             if word not in question:
                 continue
-            others = [w for w in words if len(w) >= 2 and w not in word and word not in w]
-            if not any(word in s and (not words or any(w in s for w in others)) for s in sentences):
+            if not any(word in p and _share(asked, p) >= covered for p in passages):
                 return Referral(department, word)
         return None
 
 
-_SENTENCE = re.compile(r"(?<=[。！？；!?;\n])")
+def _share(words: Sequence[str], text: str) -> float:
+    return sum(w in text for w in words) / len(words) if words else 1.0
