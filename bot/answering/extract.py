@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from bot import intents
-from bot.answering.index import KnowledgeIndex
+from bot.answering.index import KnowledgeIndex, Units
 from bot.answering.retrieval import place_weights
 from bot.chinese import segment
 from bot.config import AnswerSettings, TuningSettings
@@ -128,6 +129,59 @@ def term_weights(
     return {t: w * f for (t, w), f in zip(weights.items(), factors, strict=True)}
 
 
+# The signals of a unit that do not depend on the question, computed once per index version.
+_STATIC = (
+    "when", "digit", "money", "cap", "phone", "office", "defines", "condition", "procedure",
+    "special_people", "faq", "item", "row", "lead_in", "length",
+)  # fmt: skip
+_STATIC_CACHE: weakref.WeakKeyDictionary[Units, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _static(table: Units) -> np.ndarray:
+    """Units × :data:`_STATIC`: what each unit's own text holds."""
+    got = _STATIC_CACHE.get(table)
+    if got is None:
+        rows = []
+        for u in table.units:
+            both = u.context + u.text
+            rows.append(
+                (
+                    bool(_WHEN.search(u.text)),
+                    bool(_DIGIT.search(u.text)),
+                    bool(_MONEY.search(u.text)),
+                    bool(_CAP.search(u.text)),
+                    bool(_PHONE.search(u.text)),
+                    bool(_OFFICE.search(u.text)),
+                    bool(_DEFINES.search(both)),
+                    bool(_CONDITION.search(both)),
+                    bool(_PROCEDURE.search(u.text)),
+                    bool(_SPECIAL_PEOPLE.search(both)),
+                    u.kind == "faq",
+                    u.kind == "item",
+                    u.kind == "row",
+                    u.text.endswith(("：", ":")),
+                    math.log1p(len(u.text)),
+                )
+            )
+        got = np.asarray(rows, dtype=np.float64).reshape(len(table.units), len(_STATIC))
+        _STATIC_CACHE[table] = got
+    return got
+
+
+# feature ← (what the question must ask, what the unit must hold)
+_ASKED = {
+    "asks_when": (intents.ASKS_WHEN, "when"),
+    "asks_number": (intents.ASKS_NUMBER, "digit"),
+    "asks_money": (intents.ASKS_MONEY, "money"),
+    "asks_cap": (intents.ASKS_LIMIT, "cap"),
+    "asks_phone": (intents.ASKS_PHONE, "phone"),
+    "asks_place": (intents.ASKS_PLACE, "office"),
+    "asks_what": (intents.ASKS_WHAT, "defines"),
+    "asks_condition": (intents.ASKS_CONDITION, "condition"),
+    "asks_how": (intents.ASKS_HOW, "procedure"),
+}
+
+
 def candidates(
     index: KnowledgeIndex,
     retrieval: Retrieval,
@@ -150,73 +204,58 @@ def candidates(
     total = sum(weights.values()) or 1.0
     passage_rank = {(p.chunk.path, p.chunk.chunk): k for k, p in enumerate(retrieval.passages)}
     doc_score = {d.path: d.score / (docs[0].score or 1.0) for d in docs}
-    asks = {
-        "when": bool(intents.ASKS_WHEN.search(question)),
-        "number": bool(intents.ASKS_NUMBER.search(question)),
-        "list": bool(intents.ASKS_LIST.search(question)),
-        "phone": bool(intents.ASKS_PHONE.search(question)),
-        "place": bool(intents.ASKS_PLACE.search(question)),
-        "what": bool(intents.ASKS_WHAT.search(question)),
-        "money": bool(intents.ASKS_MONEY.search(question)),
-        "cap": bool(intents.ASKS_LIMIT.search(question)),
-        "condition": bool(intents.ASKS_CONDITION.search(question)),
-        "how": bool(intents.ASKS_HOW.search(question)),
-    }
-    special_question = bool(_SPECIAL_PEOPLE.search(question))
-    asked_bigrams = set(segment.cjk_bigrams(question))
     vector = np.asarray(retrieval.vector, dtype=np.float32)
     vector /= max(float(np.linalg.norm(vector)), 1e-12)
-    cos = table.vectors[rows] @ vector if table.vectors.size else np.zeros(len(rows))
-    chunk_rows = [table.row[i] for i in rows]
-    chunk_cos = index.chunk_similarity(vector, chunk_rows)
     x = np.zeros((len(rows), len(FEATURES)))
-    own: list[set[str]] = []
-    chunk_text: dict[int, str] = {}
-    for n, i in enumerate(rows):
-        unit, hay, row = table.units[i], table.haystacks[i], table.row[i]
-        chunk = index.chunks[row] if row >= 0 else Chunk(unit.path)
-        if row not in chunk_text:
-            chunk_text[row] = segment.keyword_text(index.texts[row]) if row >= 0 else ""
-        held = {term for term in weights if term in hay}
+    col = {name: j for j, name in enumerate(FEATURES)}
+    x[:, col["cos"]] = table.vectors[rows] @ vector if table.vectors.size else 0.0
+    chunk_rows = [table.row[i] for i in rows]
+    x[:, col["chunk_cos"]] = index.chunk_similarity(vector, chunk_rows)
+    static = _static(table)[rows]
+    at = {name: j for j, name in enumerate(_STATIC)}
+    for feature, (pattern, holds) in _ASKED.items():
+        if pattern.search(question):
+            x[:, col[feature]] = static[:, at[holds]]
+    if intents.ASKS_LIST.search(question):
+        x[:, col["asks_list"]] = np.maximum(static[:, at["item"]], static[:, at["row"]])
+    for name in ("faq", "item", "row", "lead_in", "length"):
+        x[:, col[name]] = static[:, at[name]]
+    if not _SPECIAL_PEOPLE.search(question):
+        x[:, col["special_people"]] = static[:, at["special_people"]]
+    # What a whole chunk holds and where it stands, once per chunk.
+    per_chunk: dict[int, tuple[float, float, float, float, str]] = {}
+    for row in dict.fromkeys(chunk_rows):
+        chunk = index.chunks[row] if row >= 0 else Chunk("")
+        text = index.keyword_texts[row] if row >= 0 else ""
         sections = " ".join(chunk.heading.split(" › ")[1:])
-        rank = passage_rank.get((unit.path, unit.chunk))
-        f = {
-            "cos": float(cos[n]),
-            "words": sum(weights[w] for w in held) / total,
-            "section": sum(w for term, w in weights.items() if term in sections and term not in held) / total,
-            "chunk": sum(w for term, w in weights.items() if term in chunk_text[row]) / total,
-            "passage": 1.0 / (1.0 + rank) if rank is not None else 0.0,
-            "document": doc_score.get(unit.path, 0.0),
-            "asks_when": float(asks["when"] and bool(_WHEN.search(unit.text))),
-            "asks_number": float(asks["number"] and bool(_DIGIT.search(unit.text))),
-            "asks_money": float(asks["money"] and bool(_MONEY.search(unit.text))),
-            "asks_cap": float(asks["cap"] and bool(_CAP.search(unit.text))),
-            "asks_list": float(asks["list"] and unit.kind in ("item", "row")),
-            "asks_phone": float(asks["phone"] and bool(_PHONE.search(unit.text))),
-            "asks_place": float(asks["place"] and bool(_OFFICE.search(unit.text))),
-            "asks_what": float(asks["what"] and bool(_DEFINES.search(unit.context + unit.text))),
-            "asks_condition": float(asks["condition"] and bool(_CONDITION.search(unit.context + unit.text))),
-            "asks_how": float(asks["how"] and bool(_PROCEDURE.search(unit.text))),
-            "chunk_cos": float(chunk_cos[n]),
-            "kind_section": float(intents.answers_kind(question, chunk.section)),
-            "faq": float(unit.kind == "faq"),
-            "faq_match": _dice(asked_bigrams, unit.context) if unit.kind == "faq" else 0.0,
-            "item": float(unit.kind == "item"),
-            "row": float(unit.kind == "row"),
-            "lead_in": float(unit.text.endswith(("：", ":"))),
-            "length": math.log1p(len(unit.text)),
-            "superseded": float(bool(chunk.superseded_by)),
-            "special_people": float(
-                not special_question and bool(_SPECIAL_PEOPLE.search(unit.context + unit.text))
-            ),
-        }
-        x[n] = [f.get(name, 0.0) for name in FEATURES]
+        rank = passage_rank.get((chunk.path, chunk.chunk))
+        per_chunk[row] = (
+            sum(w for term, w in weights.items() if term in text) / total,
+            1.0 / (1.0 + rank) if rank is not None else 0.0,
+            float(intents.answers_kind(question, chunk.section)),
+            float(bool(chunk.superseded_by)),
+            sections,
+        )
+    asked_bigrams = set(segment.cjk_bigrams(question))
+    own: list[set[str]] = []
+    for n, i in enumerate(rows):
+        unit, hay = table.units[i], table.haystacks[i]
+        in_chunk, passage, kind_section, superseded, sections = per_chunk[chunk_rows[n]]
+        held = {term for term in weights if term in hay}
+        x[n, col["words"]] = sum(weights[w] for w in held) / total
+        x[n, col["section"]] = (
+            sum(w for term, w in weights.items() if term in sections and term not in held) / total
+        )
+        x[n, col["chunk"]] = in_chunk
+        x[n, col["passage"]] = passage
+        x[n, col["document"]] = doc_score.get(unit.path, 0.0)
+        x[n, col["kind_section"]] = kind_section
+        x[n, col["superseded"]] = superseded
+        if unit.kind == "faq":
+            x[n, col["faq_match"]] = _dice(asked_bigrams, unit.context)
         own.append(held & own_terms)
-    x[:, FEATURES.index("cos_gap")] = x[:, FEATURES.index("cos")] - x[:, FEATURES.index("cos")].max()
-    x[:, FEATURES.index("words_gap")] = x[:, FEATURES.index("words")] - x[:, FEATURES.index("words")].max()
-    x[:, FEATURES.index("chunk_cos_gap")] = (
-        x[:, FEATURES.index("chunk_cos")] - x[:, FEATURES.index("chunk_cos")].max()
-    )
+    for name in ("cos", "words", "chunk_cos"):
+        x[:, col[f"{name}_gap"]] = x[:, col[name]] - x[:, col[name]].max()
     return Candidates(rows, x, own)
 
 

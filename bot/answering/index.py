@@ -135,6 +135,7 @@ class KnowledgeIndex:
         self.row_of = {cid: i for i, cid in enumerate(ids)}
         segment.add_words(w for w in synonyms.canonical)
         keyword_texts = [segment.keyword_text(t) for t in texts]
+        self.keyword_texts = keyword_texts  # the chunks as keyword matching reads them
         # Words segmented at ingest; jieba only for chunks of an index written without them.
         segmented = [
             c.words.split() if c.words else segment.words(k)
