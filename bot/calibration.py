@@ -46,6 +46,9 @@ class Case(Protocol):
 
 
 MARGINS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+# Signals whose weight is a policy, not a fit: a superseded text yields to the one in force whatever
+# the evaluation sets say (their expected documents include superseded texts).
+POLICY = frozenset({"superseded"})
 L2 = 1.0  # penalty on the standardised weights
 
 
@@ -131,9 +134,10 @@ def _fit(questions: Sequence[_Question]) -> np.ndarray:
     """Listwise softmax weights (raw feature scale) for ``questions``."""
     from scipy.optimize import minimize
 
+    fitted = np.array([name not in POLICY for name in FEATURES])
     stacked = np.vstack([q.x for q in questions])
     mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-9
-    xs = [(q.x - mean) / scale for q in questions]
+    xs = [((q.x - mean) / scale) * fitted for q in questions]
     ys = [q.good / q.good.sum() for q in questions]
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -177,6 +181,10 @@ def fit_answers(
         train = [questions[i] for i in order if i not in set(fold.tolist())]
         held_out.append(_lead_ok([questions[i] for i in fold], _fit(train)) * len(fold))
     weights = _fit(questions)
+    policy = sets[0][0].settings.answer.weights
+    for j, name in enumerate(FEATURES):
+        if name in POLICY:
+            weights[j] = getattr(policy, name)
     fitted = AnswerWeights(**dict(zip(FEATURES, map(float, weights), strict=True)))
     scores = {}
     for margin in MARGINS:

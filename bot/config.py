@@ -136,7 +136,7 @@ class AnswerWeights:
     row: float = 0.481
     lead_in: float = -2.052
     length: float = 0.200
-    superseded: float = 0.320
+    superseded: float = -1.0  # a policy, not fitted (see bot.calibration.POLICY)
     special_people: float = -0.469
 
 
