@@ -56,6 +56,19 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--calibrate", action="store_true", help="fit the answer/refuse model, print config lines"
     )
+    ev.add_argument(
+        "--fit-answers",
+        action="store_true",
+        help="fit the weights that score answer units, print config lines",
+    )
+    ev.add_argument(
+        "--also",
+        nargs=3,
+        action="append",
+        default=[],
+        metavar=("KNOWLEDGE", "DATA", "FILE"),
+        help="with --fit-answers: fit on this folder's questions too (repeatable)",
+    )
     ing = sub.add_parser("ingest", parents=[common], help="embed the knowledge folder into the index")
     ing.add_argument(
         "--rebuild", action="store_true", help="drop the index and the vector cache, embed everything"
@@ -144,6 +157,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             compare=args.compare,
             failures=args.failures,
             calibrate_only=args.calibrate,
+            fit_only=args.fit_answers,
+            also=[(Path(k), Path(d), Path(f)) for k, d, f in args.also],
         )
     if args.command == "chat":
         from bot.channels.console import chat

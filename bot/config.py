@@ -85,9 +85,9 @@ class RetrievalSettings:
     # Answer only when the calibrated confidence clears min_confidence. The logistic model's
     # inputs: 100 × dense margin (nearest chunk vs the 11th-30th), log(1 + best BM25 score),
     # 100 × nearest cosine similarity. Refit for another model with `python -m bot eval --calibrate`.
-    confidence_weights: tuple[float, ...] = (0.538, 1.009, 1.515)
-    confidence_bias: float = -138.738
-    min_confidence: float = 0.50
+    confidence_weights: tuple[float, ...] = (0.568, 1.117, 1.312)
+    confidence_bias: float = -120.631
+    min_confidence: float = 0.550
     # Share of the question's words a "not our department" section must contain to redirect.
     min_keyword_coverage: float = 0.34
     max_history: int = 3
@@ -103,10 +103,52 @@ class QuestionSettings:
 
 
 @dataclass(frozen=True)
+class AnswerWeights:
+    """How much each signal of a candidate unit counts (see bot.answering.extract.FEATURES).
+
+    Fitted on the evaluation sets with ``python -m bot eval FILES --fit-answers``.
+    """
+
+    cos: float = 52.115
+    cos_gap: float = 51.520
+    words: float = 1.962
+    words_gap: float = 0.400
+    section: float = 1.216
+    chunk: float = 1.442
+    passage: float = 1.364
+    document: float = 2.857
+    asks_when: float = 2.166
+    asks_number: float = 1.324
+    asks_money: float = 1.152
+    asks_cap: float = 1.270
+    asks_list: float = 0.421
+    asks_phone: float = -0.162
+    asks_what: float = 0.294
+    asks_condition: float = -0.050
+    asks_how: float = 0.038
+    chunk_cos: float = -16.081
+    chunk_cos_gap: float = -16.250
+    asks_place: float = 0.734
+    kind_section: float = 0.024
+    faq: float = -0.339
+    faq_match: float = -1.096
+    item: float = 0.094
+    row: float = 0.481
+    lead_in: float = -2.052
+    length: float = 0.200
+    superseded: float = -1.0  # a policy, not fitted (see bot.calibration.POLICY)
+    special_people: float = -0.469
+
+
+@dataclass(frozen=True)
 class AnswerSettings:
-    max_chars: int = 340
+    max_chars: int = 170
     max_sources: int = 2  # documents cited
     listed_sources: int = 5  # documents listed with an answer (cited first, then the others found)
+    list_chars: int = 340  # an answer that lists what was asked for ("哪些", "什么材料") may be this long
+    support: int = 2  # units after the lead (and its list) at most
+    support_margin: float = 4.0  # a supporting unit scores at most this much below the lead
+    weights: AnswerWeights = field(default_factory=AnswerWeights)
 
 
 @dataclass(frozen=True)
@@ -127,32 +169,14 @@ class TuningSettings:
     # follow-ups: a question is new when it has a word at least this rare (idf) in the folder
     follow_up_idf: float = 3.0
     follow_up_short_chars: int = 12  # a question this short in the folder's words has no subject
-    # extraction: which passages are cut into units
+    topic_word_share: float = 0.2  # a title word in more than this share of the titles names no subject
+    # extraction: the documents whose units are candidates
     candidate_documents: int = 3
-    candidate_passages: int = 8
-    extract_passages: int = 6
     # extraction: the weight of a question term
     word_length_bonus: float = 0.15  # × min(length, word_length_cap) on top of its idf
     word_length_cap: int = 4
     bigram_weight: float = 0.35  # a character bigram of the question, times its idf
     context_weight: float = 0.3  # a word of the earlier question in a follow-up, times its idf
-    # extraction: scoring a unit
-    title_term: float = 0.7  # a term the document title has names the topic, not the sentence
-    section_term: float = 0.7  # a term only the unit's section heading has
-    faq_base: float = 0.6  # an FAQ answer scores × (faq_base + faq_match × its question's likeness)
-    faq_match: float = 0.8
-    introduction: float = 0.85  # a document's introduction is background
-    asks_when: float = 1.25  # the question asks when and the unit says a time
-    asks_number: float = 1.3  # … a number, and the unit has digits
-    asks_phone: float = 1.6  # … a phone, and the unit has one
-    asks_place: float = 1.15  # … where, and the unit names an office
-    answers_kind: float = 1.35  # the unit's section is the kind that answers the question
-    lead_in: float = 0.5  # a short lead-in ending in "：" says nothing alone
-    lead_in_chars: int = 12
-    passage_decay: float = 0.4  # the k-th passage's units count 1 / (1 + decay × k)
-    # extraction: which units join the best one
-    same_passage: float = 0.25  # a unit of the best unit's passage, when this close to the best
-    other_passage: float = 0.35  # a unit of another passage, when this close
 
 
 @dataclass(frozen=True)

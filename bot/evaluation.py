@@ -4,7 +4,12 @@ Format (one JSON object a line): id, type (in_scope | out_of_scope | adversarial
 question, history, expected_docs, must_include (groups of alternatives). ``--compare``
 runs the same questions through BM25 only, a plain LangChain + Chroma setup (see
 :class:`PlainLangChain`), our pipeline with dense retrieval only, and the full pipeline,
-and prints them side by side.
+and prints them side by side. ``--calibrate`` and ``--fit-answers`` fit what the bot decides by
+(:mod:`bot.calibration`).
+
+A must-include fact counts when the answer states it, quantities compared as written either way
+(三十日 = 30天 = 一个月 for "30日"). An answer *quotes an uncited document* when one of its
+sentences stands in a document of the folder but in none of those its sources line names.
 """
 
 from __future__ import annotations
@@ -22,12 +27,17 @@ from typing import Any
 
 from bot import index_store, messages
 from bot.answering.assistant import Assistant
+from bot.calibration import calibrate, fit_answers, holds
 from bot.config import Settings
 from bot.embeddings import load_embedder
 from bot.errors import IndexMissingError, UserError
 from bot.records import Answer, Chunk, Source, body_of
 
 _HTML = re.compile(r"<\s*/?\s*(script|img|iframe|svg|style|a)\b", re.I)
+_PIECE = re.compile(r"[^。！？；;\n]+")
+_MARKUP = re.compile(r"\*\*|__|`")
+EARLY_CHARS = 150  # "the fact asked for, first": within this many characters of the answer
+QUOTE_CHARS = 8  # a piece of an answer this long that stands in a document is quoted from it
 
 Ask = Callable[[str, Sequence[str]], Answer]  # (question, earlier questions) -> answer
 
@@ -47,6 +57,7 @@ class Outcome:
     case: Case
     answer: Answer
     rank: int | None  # 1-based rank of the first expected document among the sources
+    uncited: bool = False  # a sentence of the answer comes from a document it does not cite
 
     @property
     def should_answer(self) -> bool:
@@ -55,7 +66,12 @@ class Outcome:
     @property
     def facts_ok(self) -> bool:
         text = self.answer.render()
-        return all(any(alt in text for alt in group) for group in self.case.must_include)
+        return all(holds(text, group) for group in self.case.must_include)
+
+    @property
+    def facts_early(self) -> bool:
+        text = self.answer.render()[:EARLY_CHARS]
+        return all(holds(text, group) for group in self.case.must_include)
 
     @property
     def echoes_html(self) -> bool:
@@ -69,6 +85,8 @@ class Scores:
     hit5: float = 0.0
     mrr: float = 0.0
     facts: float = 0.0
+    facts_early: float = 0.0
+    cites_all: float = 0.0
     refused_out_of_scope: float = 0.0
     false_refusals: float = 0.0
     adversarial_ok: float = 0.0
@@ -103,14 +121,39 @@ def read_cases(paths: Sequence[Path]) -> list[Case]:
     return cases
 
 
-def evaluate(cases: Sequence[Case], ask: Ask) -> tuple[Scores, list[Outcome]]:
+def evaluate(
+    cases: Sequence[Case], ask: Ask, documents: dict[str, str] | None = None
+) -> tuple[Scores, list[Outcome]]:
+    """Ask every case; ``documents`` (path → text) lets answers be checked for uncited quotes."""
     outcomes = []
     for case in cases:
         answer = ask(case.question, case.history)
         paths = [Path(s.path).name for s in answer.sources]
         rank = next((i + 1 for i, p in enumerate(paths) if p in case.expected_docs), None)
-        outcomes.append(Outcome(case, answer, rank))
+        uncited = answer.answered and documents is not None and quotes_uncited(answer, documents)
+        outcomes.append(Outcome(case, answer, rank, uncited))
     return score(outcomes), outcomes
+
+
+def quotes_uncited(answer: Answer, documents: dict[str, str]) -> bool:
+    """A sentence of ``answer`` stands in some document of the folder but in none it cites."""
+    cited = [documents.get(s.path, "") for s in answer.cited]
+    for piece in _PIECE.findall(answer.text):
+        piece = piece.strip(" ·：:，,")
+        if len(piece) < QUOTE_CHARS or any(piece in text for text in cited):
+            continue
+        if any(piece in text for text in documents.values()):
+            return True
+    return False
+
+
+def documents_of(assistant: Assistant) -> dict[str, str]:
+    """Every served document's text (its chunks joined, without Markdown emphasis), by path."""
+    index = assistant.index()
+    out: dict[str, list[str]] = {}
+    for chunk, text in zip(index.chunks, index.texts, strict=True):
+        out.setdefault(chunk.path, []).append(_MARKUP.sub("", body_of(text)))
+    return {path: "\n".join(parts) for path, parts in out.items()}
 
 
 def score(outcomes: Sequence[Outcome]) -> Scores:
@@ -130,6 +173,8 @@ def score(outcomes: Sequence[Outcome]) -> Scores:
     s.hit5 = _share(answerable, lambda o: o.rank is not None and o.rank <= 5)
     s.mrr = _mean([1.0 / o.rank if o.rank else 0.0 for o in answerable])
     s.facts = _share(answered_in, lambda o: o.facts_ok)
+    s.facts_early = _share(answered_in, lambda o: o.facts_early)
+    s.cites_all = _share([o for o in outcomes if o.answer.answered], lambda o: not o.uncited)
     s.refused_out_of_scope = _share(out_scope, lambda o: not o.answer.answered)
     s.false_refusals = _share(in_scope, lambda o: not o.answer.answered)
     s.adversarial_ok = _share(
@@ -161,6 +206,8 @@ ROWS = [
     ("hit@5", "hit5", "{:.3f}"),
     ("MRR", "mrr", "{:.3f}"),
     ("must-include coverage (answered in-scope)", "facts", "{:.3f}"),
+    (f"… within the first {EARLY_CHARS} characters", "facts_early", "{:.3f}"),
+    ("answers quoting no uncited document", "cites_all", "{:.3f}"),
     ("out-of-scope refused", "refused_out_of_scope", "{:.3f}"),
     ("in-scope wrongly refused", "false_refusals", "{:.3f}"),
     ("adversarial handled", "adversarial_ok", "{:.3f}"),
@@ -178,46 +225,6 @@ def table(columns: dict[str, Scores]) -> str:
             f"| {label} | " + " | ".join(fmt.format(getattr(columns[n], attr)) for n in names) + " |"
         )
     return "\n".join(lines)
-
-
-def calibrate(assistant: Assistant, cases: Sequence[Case], max_false_refusals: float = 0.05) -> str:
-    """Fit the answer/refuse model on the evaluation set; return the config lines to paste.
-
-    Answerable questions are positives, out-of-scope ones negatives; the threshold is the highest
-    that keeps false refusals (estimated leave-one-out) at or under ``max_false_refusals``.
-    """
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import LeaveOneOut, cross_val_predict
-
-    rows, labels = [], []
-    for case in cases:
-        if case.type not in ("in_scope", "followup", "out_of_scope"):
-            continue
-        retrieval = assistant.retrieve(case.question, case.history)
-        if retrieval is None or assistant.referral(retrieval) is not None:
-            continue  # the guard or the list of other departments answers these before the model
-        rows.append(retrieval.features())
-        labels.append(1 if case.expected_docs else 0)
-    if len(set(labels)) < 2:
-        raise UserError("校准需要同时包含可回答的问题和 out_of_scope 问题")
-    x, y = np.array(rows), np.array(labels)
-    model = LogisticRegression(C=1.0, max_iter=5000)
-    p = cross_val_predict(model, x, y, cv=LeaveOneOut(), method="predict_proba")[:, 1]
-    best = (0.5, 0.0)
-    for t in np.arange(0.05, 0.95, 0.01):
-        false_refusals = float(((p < t) & (y == 1)).sum() / max(1, (y == 1).sum()))
-        refused = float(((p < t) & (y == 0)).sum() / max(1, (y == 0).sum()))
-        if false_refusals <= max_false_refusals and refused > best[1]:
-            best = (float(t), refused)
-    model.fit(x, y)
-    weights = ", ".join(f"{w:.3f}" for w in model.coef_[0])
-    return (
-        f"# {len(y)} questions; leave-one-out: {best[1]:.0%} of out-of-scope refused at "
-        f"<= {max_false_refusals:.0%} false refusals\n"
-        f"[retrieval]\nconfidence_weights = [{weights}]\nconfidence_bias = {model.intercept_[0]:.3f}\n"
-        f"min_confidence = {best[0]:.2f}"
-    )
 
 
 class PlainLangChain:
@@ -280,12 +287,34 @@ def run_eval(
     compare: bool,
     failures: bool,
     calibrate_only: bool = False,
+    fit_only: bool = False,
+    also: Sequence[tuple[Path, Path, Path]] = (),
 ) -> int:
     cases = read_cases(files)
     assistant = Assistant(settings)
     assistant.warm_up()
     if calibrate_only:
         print(calibrate(assistant, cases))
+        return 0
+    documents = documents_of(assistant)
+    if fit_only:
+        sets: list[tuple[Assistant, Sequence[Case]]] = [(assistant, cases)]
+        for knowledge, data, file in also:
+            other = Assistant(
+                dataclasses.replace(
+                    settings,
+                    knowledge=dataclasses.replace(settings.knowledge, dir=knowledge.resolve()),
+                    data=dataclasses.replace(settings.data, dir=data.resolve()),
+                )
+            )
+            other.warm_up()
+            sets.append((other, read_cases([file])))
+
+        def measured(a: Assistant, cs: Sequence[Case]) -> float:
+            scores = evaluate(cs, a.ask)[0]
+            return scores.facts + scores.facts_early
+
+        print(fit_answers(sets, measured))
         return 0
     variants: dict[str, Ask] = {"full pipeline": assistant.ask}
     if compare:
@@ -298,7 +327,7 @@ def run_eval(
     results: dict[str, Scores] = {}
     details: dict[str, list[Outcome]] = {}
     for name, ask in variants.items():
-        results[name], details[name] = evaluate(cases, ask)
+        results[name], details[name] = evaluate(cases, ask, documents)
     if as_json:
         out: dict[str, Any] = {name: dataclasses.asdict(s) for name, s in results.items()}
         print(json.dumps(out, ensure_ascii=False, indent=1))
@@ -328,6 +357,10 @@ def _print_failures(outcomes: Sequence[Outcome]) -> None:
             problems.append("refused")
         if c.type in ("in_scope", "followup") and o.answer.answered and not o.facts_ok:
             problems.append("facts")
+        elif c.type in ("in_scope", "followup") and o.answer.answered and not o.facts_early:
+            problems.append("late")
+        if o.uncited:
+            problems.append("uncited")
         if not o.should_answer and o.answer.answered:
             problems.append("answered out-of-scope")
         if problems:

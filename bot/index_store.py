@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SIDES = ("blue", "green")
+# What a side holds. 2: article-aware chunks with their keyword words, and a second collection of
+# answer-unit vectors (``<side>__units``). An index of another layout is served by nobody: ingest again.
+LAYOUT = 2
 HNSW = {"hnsw": {"space": "cosine", "ef_search": 100}}
 
 
@@ -42,6 +45,8 @@ class Pointer:
     model: str
     documents: int
     chunks: int
+    units: int = 0
+    layout: int = 1  # see LAYOUT (pointers written before layouts were numbered are 1)
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any] | None) -> Pointer | None:
@@ -54,6 +59,8 @@ class Pointer:
             model=str(meta.get("model", "")),
             documents=int(meta.get("documents", 0)),
             chunks=int(meta.get("chunks", 0)),
+            units=int(meta.get("units", 0)),
+            layout=int(meta.get("layout", 1)),
         )
 
     def as_metadata(self) -> dict[str, Any]:
@@ -64,6 +71,8 @@ class Pointer:
             "model": self.model,
             "documents": self.documents,
             "chunks": self.chunks,
+            "units": self.units,
+            "layout": self.layout,
         }
 
 
@@ -109,6 +118,11 @@ def open_client(settings: Settings) -> ClientAPI:
 
 def side_name(settings: Settings, side: str) -> str:
     return f"{settings.store.collection}__{side}"
+
+
+def units_name(side: str) -> str:
+    """The collection of a side's answer-unit vectors."""
+    return f"{side}__units"
 
 
 def meta_name(settings: Settings) -> str:
@@ -162,19 +176,28 @@ def drop_collection(client: ClientAPI, name: str) -> None:
         client.delete_collection(name)
 
 
-def fetch_all(collection: Collection, batch: int = 5000) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-    """Every (id, document, metadata) of a collection, paged so large indexes do not time out."""
+def fetch_all(
+    collection: Collection, batch: int = 5000
+) -> tuple[list[str], list[str], list[dict[str, Any]], Any]:
+    """Every (id, document, metadata) of a collection and its vectors (a float32 matrix, one row
+    each), paged so large indexes do not time out."""
+    import numpy as np
+
     ids: list[str] = []
     docs: list[str] = []
     metas: list[dict[str, Any]] = []
+    rows: list[Any] = []
     offset = 0
     while True:
-        got = collection.get(include=["documents", "metadatas"], limit=batch, offset=offset)  # type: ignore[list-item]
+        got = collection.get(include=["documents", "metadatas", "embeddings"], limit=batch, offset=offset)  # type: ignore[list-item]
         ids += got["ids"]
         docs += [d or "" for d in got["documents"] or []]
         metas += [dict(m or {}) for m in got["metadatas"] or []]
+        vectors = got["embeddings"]
+        if vectors is not None and len(vectors):
+            rows.append(np.asarray(vectors, dtype=np.float32))
         if len(got["ids"]) < batch:
-            return ids, docs, metas
+            return ids, docs, metas, (np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32))
         offset += batch
 
 

@@ -64,9 +64,19 @@ ASKS_PLACE = re.compile(
 )
 ASKS_PHONE = re.compile(r"电话|热线|号码|联系方式|phone")
 ASKS_LIST = re.compile(
-    r"哪些|哪几|什么材料|带什么|要什么|准备什么|什么条件|条件|包括|包含|有什么|材料|手续|流程|步骤"
+    r"哪些|哪几|什么材料|带什么|要什么|准备什么|什么条件|条件|包括|包含|有什么|材料|手续|流程|步骤|证件|携带"
 )
 ASKS_WHEN = re.compile(r"什么时候|何时|哪天|几时|多久|多长时间|哪一天|几号|从什么时候|开始")
+ASKS_MONEY = re.compile(
+    r"多少钱|几多钱|几钱|几多银|多少银|费用|收费|价格|价钱|要钱|花多少|补多少|给多少|发多少|领多少|免多少"
+)
+ASKS_LIMIT = re.compile(r"最多|最高|上限|封顶|一共|合计|总共|最少|至少|最低")
+ASKS_WHAT = re.compile(r"什么意思|是什么|什么是|指什么|何谓|含义|定义|算不算|属不属于|算是")
+ASKS_CONDITION = re.compile(
+    r"什么情况|哪些情况|什么条件|哪些条件|条件|资格|谁可以|哪些人|什么人|能不能(?:申请|办|领|享受)"
+    r"|可以(?:申请|办|领|享受).{0,8}[吗么]|符合|够不够|会不会被|取消"
+)
+ASKS_HOW = re.compile(r"怎么|怎样|如何|流程|步骤|程序|去哪|向谁|找谁|哪个部门|什么部门|办法")
 
 # --- follow-ups ---------------------------------------------------------------------------------------
 
@@ -83,6 +93,10 @@ ASKS_MEAL_SUBSIDY = re.compile(
 )
 ASKS_AMOUNT = re.compile(r"多少|几多|几钱|金额|标准|最多|最高|上限|能领|可以领|领到|给多少")
 ASKS_CAP = re.compile(r"最多|最高|上限|多少钱|几多钱|能给多少|额度")  # 临时救助: how much at most
+# 低保标准是多少: the standard's amount itself (not a ratio to it, nor what a household gets)
+ASKS_STANDARD = re.compile(
+    r"标准[是为有]?(?:多少|几多|几钱|是几)|标准[^，。？?]{0,4}(?:每月|每人)[^，。？?]{0,4}(?:多少|几多)"
+)
 NAMES_DISABILITY_SUBSIDY = re.compile(r"护理补贴|两项补贴")
 ASKS_SITE = re.compile(r"长者饭堂|助餐点|老人饭堂|老年饭堂|饭堂|助餐")
 ASKS_SITE_WHERE = re.compile(r"最近|附近|哪里|哪儿|哪个|在哪|边度|去边|近|地址|电话|怎么走")

@@ -9,7 +9,11 @@ from __future__ import annotations
 # --- answers ---------------------------------------------------------------------------------
 
 SOURCES_HEADING = "来源"
-SOURCE_LINE = "《{title}》（{issued}）"  # the file name stays in the JSON and in 查看原文
+SOURCE_LINE = "《{title}》{articles}（{issued}）"  # the file name stays in the JSON and in 查看原文
+DATE_UNKNOWN = "日期不详"
+SUPERSEDED_NOTE = "注：《{old}》已由《{new}》取代{since}，以上以现行规定为准，请以《{new}》为依据办理。"
+SUPERSEDED_SINCE = "（{date}起施行）"
+EXPIRED_NOTE = "注：《{old}》已过有效期，请以最新公布的规定为准。"
 SOURCE_OCR = "（扫描件，文字经识别）"  # after the source line of a document read by OCR
 SAMPLE_NOTICE = "注：金额、地址、电话、时间等本地信息为示例数据，以汕尾市民政局最新公布为准。"
 ANSWER_FOOTER = "以上为政策摘要，办理前请以窗口或 {hotline} 热线答复为准。"
@@ -92,7 +96,7 @@ INGEST_NO_KNOWLEDGE = "知识库目录不存在: {path}"
 INGEST_NOTHING = "知识库目录 {path} 中没有可导入的文件，未更新索引。"
 INGEST_SUMMARY = (
     "导入完成: 新增 {added}，更新 {updated}，删除 {removed}，未变 {unchanged}，跳过 {skipped} 个文件；"
-    "共 {chunks} 个片段，本次新计算向量 {embedded} 个，用时 {seconds:.1f} 秒。"
+    "共 {chunks} 个片段、{units} 个回答单元，本次新计算向量 {embedded} 个，用时 {seconds:.1f} 秒。"
 )
 INGEST_DRY_RUN_SUMMARY = (
     "试运行（未写入索引）: 将新增 {added}，更新 {updated}，删除 {removed}，未变 {unchanged}，跳过 {skipped} 个文件；"
@@ -109,6 +113,8 @@ INGEST_DIRECTORY_SEVERAL = "有多个长者饭堂名录文件（{names}），都
 INGEST_SKIPPED_LINE = "  跳过 {path}: {reason}"
 INGEST_KEPT_PREVIOUS = "（继续使用上一版内容）"
 INGEST_WARNING_LINE = "  注意 {path}: {warning}"
+INGEST_STALE_FIGURE = "“{text}”{detail}（这句话在更新前不会用于回答）"
+OLD_INDEX = "索引是旧版本的格式: 请重新运行 `python ingest.py --knowledge {knowledge} --data {data}`（已缓存的向量不会重新计算）。"
 NO_INDEX = "还没有索引: 请先运行 `python ingest.py --knowledge {knowledge} --data {data}`。"
 
 # --- Telegram ------------------------------------------------------------------------------
@@ -424,6 +430,8 @@ MS_PLACE_UNKNOWN = "名录里没有找到“{place}”的长者饭堂。有长�
 MS_BAD_LOCATION = "这个位置看起来不对（纬度应在 -90 到 90 之间，经度在 -180 到 180 之间）。"
 WIZ_PRIVATE_ONLY = "资格自测请私聊我使用（点我的头像，再点“发消息”）。"
 
+CALC_DIBAO_STANDARD = "· 汕尾市{area}低保标准：每人每月{amount}元。"
+CALC_DIBAO_STANDARD_NOTE = "家庭人均月收入低于当地低保标准、且财产状况符合规定的，可以申请低保；想算一算可以说“城镇3口人每月收入2000元，能吃低保吗？”。"
 CALC_TEKUN = "· {area}特困人员（{care}）：基本生活标准{basic}元 + 照料护理标准{amount}元 = 每月约{total}元。"
 CALC_TEKUN_CAVEAT = (
     "照料护理标准按生活自理能力评估结果确定；是否认定为特困人员，要由镇（街道）调查审核、县级民政部门确认。"

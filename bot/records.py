@@ -88,6 +88,8 @@ class FileMeta:
     sample: bool = False  # ``sample: true``: local figures are examples
     format: str = ""  # "md" | "txt" | "html" | "docx" | "pdf" | "xlsx" | "csv"
     standards: Any = None  # the front matter's ``standards`` block, unvalidated (see services.standards)
+    superseded_by: str = ""  # front matter: the file or title of the text in force instead of this one
+    valid_until: str = ""  # front matter: the last day this text applies (ISO date)
     ocr: bool = False  # the text was recognised from a scan
 
     @classmethod
@@ -101,6 +103,8 @@ class FileMeta:
             sample=bool(meta.get("sample", False)),
             format=str(meta.get("format", "") or ""),
             standards=meta.get("standards"),
+            superseded_by=str(meta.get("superseded_by", "") or ""),
+            valid_until=str(meta.get("valid_until", "") or ""),
             ocr=bool(meta.get("ocr", False)),
         )
 
@@ -116,9 +120,16 @@ class FileMeta:
         }
         if self.standards is not None:
             meta["standards"] = self.standards
+        if self.superseded_by:
+            meta["superseded_by"] = self.superseded_by
+        if self.valid_until:
+            meta["valid_until"] = self.valid_until
         if self.ocr:
             meta["ocr"] = True
         return meta
+
+
+EXPIRED = "-"  # Chunk.superseded_by of a text past its valid_until with no successor in the folder
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,10 @@ class Chunk:
     chunk: int = 0  # position within its document
     question: str = ""  # an FAQ chunk's question
     standards: str = ""  # the validated standards block as JSON, on the first chunk of its document
+    article: str = ""  # a regulation's article this chunk is (part of): "第八条"
+    words: str = ""  # its content words for keyword search, space-separated, segmented once at ingest
+    superseded_by: str = ""  # the document in force instead of this one (its path; EXPIRED: none)
+    in_force_since: str = ""  # when that document took effect (ISO date), if known
     ocr: bool = False  # its document's text was recognised from a scan (only written when true)
 
     @classmethod
@@ -152,6 +167,10 @@ class Chunk:
             chunk=int(meta.get("chunk", 0) or 0),
             question=str(meta.get("question", "") or ""),
             standards=standards if isinstance(standards, str) else "",
+            article=str(meta.get("article", "") or ""),
+            words=str(meta.get("words", "") or ""),
+            superseded_by=str(meta.get("superseded_by", "") or ""),
+            in_force_since=str(meta.get("in_force_since", "") or ""),
             ocr=bool(meta.get("ocr", False)),
         )
 
@@ -167,12 +186,16 @@ class Chunk:
             "kind": self.kind,
             "chunk": self.chunk,
         }
-        if self.question:
-            meta["question"] = self.question
-        if self.standards:
-            meta["standards"] = self.standards
-        if self.ocr:
-            meta["ocr"] = True
+        optional = {
+            "question": self.question,
+            "standards": self.standards,
+            "article": self.article,
+            "words": self.words,
+            "superseded_by": self.superseded_by,
+            "in_force_since": self.in_force_since,
+            "ocr": self.ocr,
+        }
+        meta.update({k: v for k, v in optional.items() if v})
         return meta
 
     @property
@@ -180,6 +203,60 @@ class Chunk:
         """The innermost heading the chunk stands under ("" for a document's introduction)."""
         parts = heading_parts(self.heading)
         return parts[-1] if len(parts) > 1 else ""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece an answer is made of: a sentence, a list item, a table row or an FAQ answer.
+
+    Units are cut from chunks at ingest and embedded one by one (their own Chroma collection beside
+    the chunks'), so extraction can score them against the question's vector. ``path`` and ``chunk``
+    name the chunk the unit belongs to.
+    """
+
+    path: str
+    chunk: int
+    kind: str  # "sentence" | "item" | "row" | "faq"
+    text: str  # what an answer quotes
+    context: str = ""  # what it cannot be read without: an item's lead-in, an FAQ answer's question
+    article: str = ""  # "第八条" when the unit is part of a regulation's article
+    group: int = 0  # units of one list, table or paragraph share it (within the chunk)
+    order: int = 0  # position within the chunk
+    stale: str = ""  # why no answer may quote it (it states a figure the standards block changed)
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> Unit:
+        return cls(
+            path=str(meta.get("path", "")),
+            chunk=int(meta.get("chunk", 0) or 0),
+            kind=str(meta.get("kind", "sentence")),
+            text=str(meta.get("text", "")),
+            context=str(meta.get("context", "") or ""),
+            article=str(meta.get("article", "") or ""),
+            group=int(meta.get("group", 0) or 0),
+            order=int(meta.get("order", 0) or 0),
+            stale=str(meta.get("stale", "") or ""),
+        )
+
+    def as_meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "path": self.path,
+            "chunk": self.chunk,
+            "kind": self.kind,
+            "text": self.text,
+            "group": self.group,
+            "order": self.order,
+        }
+        optional = {"context": self.context, "article": self.article, "stale": self.stale}
+        meta.update({k: v for k, v in optional.items() if v})
+        return meta
+
+    @property
+    def quoted(self) -> str:
+        """The unit as an answer shows it on its own: an FAQ answer after its question."""
+        if self.kind == "faq" and self.context:
+            return f"{self.context.rstrip()} {self.text}"
+        return self.text
 
 
 class ServedChunks(Protocol):
@@ -235,6 +312,7 @@ class Retrieval:
     dense_top: float = 0.0  # cosine similarity of the nearest chunk
     dense_margin: float = 0.0  # how far the nearest chunk stands above the 11th-30th nearest
     sparse_top: float = 0.0  # best BM25 score
+    vector: tuple[float, ...] = ()  # the question's embedding, as dense search used it
 
     def features(self) -> tuple[float, float, float]:
         """What the answer/refuse decision looks at (see RetrievalSettings.confidence_*)."""
@@ -258,15 +336,23 @@ class Source:
     sample: bool
     heading: str = ""  # heading path of the passage the answer came from
     cited: bool = True  # the answer text was taken from this document
+    articles: tuple[str, ...] = ()  # the articles quoted, when the document is a regulation
     ocr: bool = False  # the document's text was recognised from a scan
 
-    def line(self) -> str:
-        """《title》（issued）, marked when the text was recognised from a scan."""
-        line = messages.SOURCE_LINE.format(title=self.title, issued=self.issued or "日期不详", path=self.path)
-        return line + (messages.SOURCE_OCR if self.ocr else "")
-
     def as_json(self) -> dict[str, Any]:
-        return {"path": self.path, "title": self.title, "issued": self.issued, "score": round(self.score, 4)}
+        out: dict[str, Any] = {"path": self.path, "title": self.title, "issued": self.issued}
+        out["score"] = round(self.score, 4)
+        if self.articles:
+            out["articles"] = list(self.articles)
+        return out
+
+    def line(self) -> str:
+        """How an answer names it: 《婚姻登记条例》第八条、第九条（2025-04-06）, marked when the text
+        was recognised from a scan."""
+        line = messages.SOURCE_LINE.format(
+            title=self.title, articles="、".join(self.articles), issued=self.issued or messages.DATE_UNKNOWN
+        )
+        return line + (messages.SOURCE_OCR if self.ocr else "")
 
 
 @dataclass(frozen=True)

@@ -64,13 +64,17 @@ def test_serving_code_never_imports_ingest_code_and_nothing_the_bot_runs_imports
 
 
 def test_no_module_of_bot_is_over_500_lines() -> None:
-    long = {str(p.relative_to(REPO)): n for p in BOT.rglob("*.py") if (n := len(p.read_text().splitlines())) > 500}
+    long = {
+        str(p.relative_to(REPO)): n for p in BOT.rglob("*.py") if (n := len(p.read_text().splitlines())) > 500
+    }
     assert not long, long
 
 
 def test_architecture_md_names_every_module() -> None:
     page = (REPO / "ARCHITECTURE.md").read_text(encoding="utf-8")
     missing = [
-        str(p.relative_to(REPO)) for p in BOT.rglob("*.py") if p.name != "__init__.py" and str(p.relative_to(REPO)) not in page
+        str(p.relative_to(REPO))
+        for p in BOT.rglob("*.py")
+        if p.name != "__init__.py" and str(p.relative_to(REPO)) not in page
     ]
     assert not missing, f"ARCHITECTURE.md does not name {missing}"

@@ -129,8 +129,19 @@ def test_chinese_numbers(token: str, value: float) -> None:
 
 
 def test_questions_without_numbers_are_left_to_retrieval(std: Standards) -> None:
-    assert calculators.answer_free_text("汕尾的低保标准是多少", std) is None
     assert calculators.answer_free_text("低保怎么申请", std) is None
+    assert calculators.answer_free_text("低保边缘家庭的标准是什么", std) is None
+
+
+def test_the_dibao_standard_is_read_from_the_block(std: Standards) -> None:
+    both = calculators.answer_free_text("汕尾的低保标准是多少", std)
+    assert (
+        both is not None
+        and "城镇低保标准：每人每月1030元" in both.text
+        and "农村低保标准：每人每月840元" in both.text
+    )
+    rural = calculators.answer_free_text("汕尾农村低保标准是多少", std)
+    assert rural is not None and rural.figures == {"rural": 840} and "城镇" not in rural.text.split("\n")[0]
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,9 @@ def test_the_dataclass_defaults_are_the_values_of_config_toml() -> None:
         ours, theirs = getattr(defaults, section.name), getattr(shipped, section.name)
         for key in dataclasses.fields(ours):
             if getattr(ours, key.name) != getattr(theirs, key.name):
-                differ.append((f"{section.name}.{key.name}", getattr(ours, key.name), getattr(theirs, key.name)))
+                differ.append(
+                    (f"{section.name}.{key.name}", getattr(ours, key.name), getattr(theirs, key.name))
+                )
     assert not differ, f"bot/config.py default vs config.toml: {differ}"
     assert shipped.knowledge.dir == (DEFAULT_CONFIG.parent / defaults.knowledge.dir).resolve()
     assert shipped.knowledge.synonyms_file == defaults.knowledge.synonyms_file

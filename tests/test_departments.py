@@ -28,3 +28,14 @@ def test_longest_word_names_the_matter() -> None:
     departments = Departments((("婚前医学检查", "卫生健康部门"), ("检查", "别的部门")))
     got = departments.refer("婚前医学检查去哪做", [])
     assert got is not None and got.word == "婚前医学检查"
+
+
+def test_a_passing_mention_of_the_matter_does_not_keep_the_question() -> None:
+    departments = Departments.read([BUILTIN])
+    question = "我在上海交了半年公积金，离职后封存了，能异地提取公积金吗"
+    words = ["上海", "半年", "公积金", "离职", "封存", "异地", "提取"]
+    mention = "推动不动产登记、银行存款、公积金养老金缴纳等信息比对，完善异地协同查询核对机制。"
+    got = departments.refer(question, [mention], words, covered=0.34)
+    assert got is not None and "公积金" in got.department
+    answers = "离职后公积金账户封存的，可以在上海或异地申请提取公积金。"
+    assert departments.refer(question, [answers], words, covered=0.34) is None

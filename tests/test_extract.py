@@ -1,13 +1,14 @@
-"""Extractive answers on a small hand-made index (no model): passages cut into units, and the units
-that answer picked — a list whole, one row of a table, an FAQ's answer, within the length limit."""
+"""Extractive answers on a small hand-made index (no model): the answer units that answer picked —
+a list whole, one row of a table, an FAQ's answer with its question, within the length limit."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from bot.answering.extract import extract, units_of
+from bot.answering.extract import extract
 from bot.answering.retrieval import search
-from bot.records import Passage
 from tests.helpers.small_index import Doc, filler, settings_with, small_index
 
 PAPERS = Doc(
@@ -47,36 +48,8 @@ def index():  # type: ignore[no-untyped-def]
 
 def answer(index, question: str, vector: tuple[float, ...], max_chars: int = 340) -> str:  # type: ignore[no-untyped-def]
     retrieval = search(index, question, list(vector), SETTINGS)
-    return extract(index, retrieval, question, max_chars, SETTINGS.tuning).text
-
-
-def passage(doc: Doc) -> Passage:
-    return Passage("c0", f"{doc.heading}\n{doc.body}", doc.chunk, 0.9, 1.0, 0.1)
-
-
-# --- cutting passages into units ---------------------------------------------------------------------
-
-
-def test_a_passage_is_cut_into_sentences_list_items_and_table_rows_under_its_section() -> None:
-    papers = units_of(passage(PAPERS), 0)
-    assert [(u.kind, u.text) for u in papers] == [
-        ("sentence", "申请低保需要带以下材料："),
-        ("item", "户口簿和身份证"),
-        ("item", "家庭收入证明"),
-        ("item", "银行账户信息"),
-    ]
-    assert len({u.group for u in papers[1:]}) == 1 and papers[0].group != papers[1].group  # one list
-    assert {u.section for u in papers} == {"二、提出申请"} and papers[0].title == "低保申请指南"
-    times = units_of(passage(TIMES), 0)
-    assert [u.text for u in times] == ["材料齐全的，镇街在10个工作日内完成入户调查。", "审核结果在村（居）委会公示7天。"]
-    rows = units_of(passage(LINES), 0)
-    assert [(u.kind, u.text) for u in rows] == [("row", "地区：城镇，每人每月：1030元"), ("row", "地区：农村，每人每月：840元")]
-
-
-def test_an_faq_passage_is_one_unit_its_answer_matched_with_its_question() -> None:
-    (unit,) = units_of(passage(FAQ), 0)
-    assert unit.kind == "faq" and unit.text == "一般在30个工作日内完成审核确认。"
-    assert unit.question == "低保多久审批完？" and unit.haystack.startswith("低保多久审批完？")
+    answer_settings = dataclasses.replace(SETTINGS.answer, max_chars=max_chars, list_chars=max_chars)
+    return extract(index, retrieval, question, answer_settings, SETTINGS.tuning).text
 
 
 # --- picking the units that answer --------------------------------------------------------------------
@@ -98,9 +71,10 @@ def test_a_when_question_gets_the_sentence_that_says_when(index) -> None:  # typ
     assert got.startswith("材料齐全的，镇街在10个工作日内完成入户调查。")
 
 
-def test_an_faq_answers_the_question_it_was_written_for(index) -> None:  # type: ignore[no-untyped-def]
+def test_an_faq_answers_the_question_it_was_written_for_and_says_which(index) -> None:  # type: ignore[no-untyped-def]
     got = answer(index, "低保多久审批完", (0.5, 0.5, 0.0))
-    assert "30个工作日" in got and "问：" not in got and "答：" not in got
+    assert got.startswith("低保多久审批完？ 一般在30个工作日内完成审核确认。")
+    assert "问：" not in got and "答：" not in got
 
 
 def test_the_answer_keeps_within_max_chars_but_always_has_the_best_unit(index) -> None:  # type: ignore[no-untyped-def]
@@ -114,5 +88,5 @@ def test_nothing_to_cut_gives_no_answer(index) -> None:  # type: ignore[no-untyp
     retrieval = search(index, "火星移民", [0.0, 0.0, 1.0], SETTINGS)
     retrieval.passages.clear()
     retrieval.docs.clear()
-    got = extract(index, retrieval, "火星移民", 340, SETTINGS.tuning)
-    assert got.text == "" and got.passages == ()
+    got = extract(index, retrieval, "火星移民", SETTINGS.answer, SETTINGS.tuning)
+    assert got.text == "" and got.picked == ()

@@ -21,6 +21,7 @@ from bot import index_store, messages
 from bot.config import Settings
 from bot.ingest.indexing import CountingEmbeddings, ingest_lock, is_stale, read_folder
 from bot.ingest.loaders import knowledge_files
+from bot.ingest.units import standards_of, unit_documents
 from tests.helpers.knowledge import (
     KNOWLEDGE,
     PYTHON,
@@ -69,12 +70,24 @@ def served(settings: Settings) -> tuple[index_store.Pointer, collections.Counter
     client = index_store.open_client(settings)
     pointer = index_store.read_pointer(client, settings)
     assert pointer is not None, "no index is served"
-    _, _, metas = index_store.fetch_all(index_store.get_collection(client, pointer.active))
+    _, _, metas, _ = index_store.fetch_all(index_store.get_collection(client, pointer.active))
     return pointer, collections.Counter(str(m["path"]) for m in metas)
 
 
 def chunk_texts(settings: Settings) -> set[str]:
     return {c.page_content for r in read_folder(settings, progress=False) for c in r.chunks}
+
+
+def embedded_texts(settings: Settings, path: str | None = None) -> set[str]:
+    """Every text the folder has embedded (its chunks and their answer units), or one file's."""
+    chunks = [c for r in read_folder(settings, progress=False) for c in r.chunks]
+    texts = [d.page_content for d in chunks] + [
+        d.page_content for d in unit_documents(chunks, standards_of(chunks))
+    ]
+    if path is not None:
+        mine = [c for c in chunks if c.metadata["path"] == path]
+        texts = [d.page_content for d in mine] + [d.page_content for d in unit_documents(mine, None)]
+    return set(texts)
 
 
 def assert_answers(kb: KnowledgeBase, question: str, fact: str, path: str, *, first: bool = True) -> None:
@@ -95,8 +108,8 @@ def test_first_ingest_adds_every_file_and_embeds_each_chunk_once(ingested: Knowl
     assert N >= 25
     assert sorted(report.added) == SAMPLE_FILES
     assert (report.updated, report.removed, report.unchanged, report.skipped) == ([], [], [], [])
-    assert report.chunks > 100
-    assert report.embedded == report.chunks
+    assert report.chunks > 100 and report.units > 3 * report.chunks
+    assert report.embedded == report.chunks + report.units == len(embedded_texts(ingested.settings))
     assert report.usable
     pointer, paths = served(ingested.settings)
     assert sorted(paths) == SAMPLE_FILES
@@ -125,21 +138,21 @@ def test_ingesting_again_without_changes_embeds_nothing(
 
 def test_a_changed_an_added_and_a_deleted_file(ingested_copy: KnowledgeBase) -> None:
     kb = ingested_copy
-    old_texts = chunk_texts(kb.settings)
+    old_texts = embedded_texts(kb.settings)
     with (kb.knowledge / CHANGED_FILE).open("a", encoding="utf-8") as f:
         f.write(APPENDED)
     (kb.knowledge / NEW_FILE).write_text(NEW_TEXT, encoding="utf-8")
     (kb.knowledge / DELETED_FILE).unlink()
-    new_texts = chunk_texts(kb.settings)
-    expected_embedded = len(new_texts - old_texts)  # only passages whose text is new need the model
+    new_texts = embedded_texts(kb.settings)
+    expected_embedded = len(new_texts - old_texts)  # only chunks and units whose text is new need the model
 
     report = kb.ingest()
 
     assert (report.added, report.updated, report.removed) == ([NEW_FILE], [CHANGED_FILE], [DELETED_FILE])
     assert len(report.unchanged) == N - 2 and report.skipped == []
-    assert 0 < expected_embedded < 5
+    assert 0 < expected_embedded < 15
     assert report.embedded == expected_embedded
-    assert report.chunks == len(new_texts)
+    assert report.chunks == len(chunk_texts(kb.settings))
 
     _, paths = served(kb.settings)
     assert DELETED_FILE not in paths
@@ -165,7 +178,9 @@ def test_a_gb18030_text_file_is_ingested_and_answered(ingested_copy: KnowledgeBa
 
     assert report.added == ["service-bus.txt"] and report.skipped == []
     _, paths = served(kb.settings)
-    assert report.embedded == paths["service-bus.txt"] >= 1  # its passages, and nothing else
+    assert paths["service-bus.txt"] >= 1
+    # its chunks and their units, and nothing else
+    assert report.embedded == len(embedded_texts(kb.settings, "service-bus.txt"))
     answer = kb.fresh_assistant().ask("民政便民服务车什么时候到红草镇？")
     assert answer.answered, answer.render()
     assert "第二个星期三" in answer.text
@@ -241,6 +256,7 @@ def embedding_cache_size(data: Path) -> int:
 
 def test_kill_9_during_ingest_leaves_the_previous_index_served(ingested_copy: KnowledgeBase) -> None:
     kb = ingested_copy
+    texts_before = embedded_texts(kb.settings)
     bulk = kb.knowledge / "zz-bulk"  # sorts after the sample files: their cached chunks go first
     bulk.mkdir()
     streets = ["海滨", "香洲", "汕马", "红草", "东涌", "马宫", "捷胜", "田墘", "遮浪", "赤坑"]
@@ -287,7 +303,8 @@ def test_kill_9_during_ingest_leaves_the_previous_index_served(ingested_copy: Kn
     report = kb.ingest()
 
     assert len(report.added) == 201 and report.unchanged and not report.skipped
-    assert 0 < report.embedded <= 201 - grown  # what the killed run cached is not embedded again
+    bulk_texts = len(embedded_texts(kb.settings) - texts_before)
+    assert 0 < report.embedded <= bulk_texts - grown  # what the killed run cached is not embedded again
     pointer, paths = served(kb.settings)
     assert pointer.version == before.version + 1
     assert sum(1 for p in paths if p.startswith("zz-bulk/")) == 201
@@ -341,12 +358,13 @@ def test_rebuild_embeds_everything_again(knowledge_copy: Path, make_data_dir: Ca
     kb = knowledge_base(knowledge_copy, make_data_dir())  # a fresh data folder: nothing cached yet
     report = kb.ingest()
     assert sorted(report.added) == sorted(keep)
-    assert report.embedded == report.chunks > 0
+    assert report.embedded == report.chunks + report.units > 0
 
     report = kb.ingest(rebuild=True)  # what `python ingest.py --rebuild` runs
 
     chunks = sum(len(r.chunks) for r in read_folder(kb.settings, progress=False))
-    assert report.embedded == report.chunks == chunks
+    assert report.embedded == report.chunks + report.units == len(embedded_texts(kb.settings))
+    assert report.chunks == chunks
     assert sorted(report.unchanged) == sorted(keep)
     pointer, paths = served(kb.settings)
     assert set(paths) == keep and pointer.chunks == chunks

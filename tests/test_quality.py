@@ -6,13 +6,16 @@ figures so that noise does not fail CI, while a real regression does.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from bot.evaluation import evaluate, read_cases
+from bot.evaluation import documents_of, evaluate, read_cases
+from tests.helpers.knowledge import knowledge_base
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "eval"
+REAL = EVAL.parent / "real"
 
 pytestmark = pytest.mark.skipif(
     not (EVAL / "dev.jsonl").exists(), reason="shared evaluation sets not present"
@@ -20,23 +23,47 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_dev_set_scores_above_floor(ingested) -> None:
-    scores, _ = evaluate(read_cases([EVAL / "dev.jsonl"]), ingested.assistant.ask)
-    assert scores.hit5 >= 0.95
-    assert scores.hit1 >= 0.90
-    assert scores.facts >= 0.85
-    assert scores.refused_out_of_scope >= 0.85
-    assert scores.false_refusals <= 0.05
-    assert scores.median_chars <= 400
+    scores, _ = evaluate(
+        read_cases([EVAL / "dev.jsonl"]), ingested.assistant.ask, documents_of(ingested.assistant)
+    )
+    assert scores.hit5 >= 0.97
+    assert scores.hit1 >= 0.93
+    assert scores.facts >= 0.80
+    assert scores.facts_early >= 0.80
+    assert scores.cites_all >= 0.98
+    assert scores.refused_out_of_scope >= 0.95
+    assert scores.false_refusals <= 0.03
+    assert scores.median_chars <= 200
 
 
 def test_hard_set_scores_above_floor(ingested) -> None:
-    scores, _ = evaluate(read_cases([EVAL / "dev-hard.jsonl"]), ingested.assistant.ask)
+    scores, _ = evaluate(
+        read_cases([EVAL / "dev-hard.jsonl"]), ingested.assistant.ask, documents_of(ingested.assistant)
+    )
     assert scores.hit5 >= 0.95
-    assert scores.hit1 >= 0.80
-    assert scores.facts >= 0.65
-    assert scores.refused_out_of_scope >= 0.80
-    assert scores.false_refusals <= 0.06
-    assert scores.median_chars <= 400
+    assert scores.hit1 >= 0.82
+    assert scores.facts >= 0.74
+    assert scores.facts_early >= 0.65
+    assert scores.cites_all >= 0.98
+    assert scores.refused_out_of_scope >= 0.95
+    assert scores.false_refusals <= 0.03
+    assert scores.median_chars <= 250
+
+
+@pytest.mark.skipif(not (REAL / "dev-real.jsonl").exists(), reason="shared real folder not present")
+def test_real_regulations_score_above_floor(tmp_path: Path, make_data_dir) -> None:  # type: ignore[no-untyped-def]
+    """The folder nobody here wrote: published regulations and the questions real people asked."""
+    knowledge = shutil.copytree(REAL / "knowledge", tmp_path / "real")
+    kb = knowledge_base(knowledge, make_data_dir())
+    kb.ingest()
+    scores, _ = evaluate(read_cases([REAL / "dev-real.jsonl"]), kb.assistant.ask, documents_of(kb.assistant))
+    assert scores.hit5 >= 0.85
+    assert scores.hit1 >= 0.70
+    assert scores.facts >= 0.28
+    assert scores.cites_all >= 0.98
+    assert scores.refused_out_of_scope >= 0.95
+    assert scores.false_refusals <= 0.05
+    assert scores.median_chars <= 250
 
 
 def test_every_refusal_points_to_12345(ingested) -> None:
@@ -57,6 +84,9 @@ def test_answers_cite_their_documents_with_dates(ingested) -> None:
 
 
 def test_sample_documents_carry_the_illustrative_notice(ingested) -> None:
+    answer = ingested.assistant.ask("助餐补贴A类每餐补多少钱？")
+    assert answer.answered and "8元" in answer.text
+    assert "示例" in answer.render()
     answer = ingested.assistant.ask("汕尾市城镇低保标准是每人每月多少钱？")
     assert "1030" in answer.text
     assert "示例" in answer.render()

@@ -11,9 +11,19 @@ from bot.chinese.normalize import Lexicon
 from tests.helpers.small_index import Doc, filler, settings_with, small_index
 
 DOCS = [
-    Doc("dibao.md", "低保申请指南 › 一、申请条件", "家庭人均收入低于当地低保标准的，可以申请最低生活保障。", (1.0, 0.0, 0.0)),
+    Doc(
+        "dibao.md",
+        "低保申请指南 › 一、申请条件",
+        "家庭人均收入低于当地低保标准的，可以申请最低生活保障。",
+        (1.0, 0.0, 0.0),
+    ),
     Doc("dibao.md", "低保申请指南 › 二、所需材料", "需要带户口簿、身份证和收入证明。", (0.9, 0.1, 0.0)),
-    Doc("marriage.md", "结婚登记指南 › 一、办理地点", "男女双方应当亲自到婚姻登记机关申请结婚登记。", (0.0, 0.0, 1.0)),
+    Doc(
+        "marriage.md",
+        "结婚登记指南 › 一、办理地点",
+        "男女双方应当亲自到婚姻登记机关申请结婚登记。",
+        (0.0, 0.0, 1.0),
+    ),
     Doc("meal.md", "长者饭堂指南 › 一、补贴", "长者饭堂用餐补贴按人员类别发放。", (0.2, 0.8, 0.0)),
     *filler(36),  # enough chunks that a word of one document is rare (idf above follow_up_idf)
 ]
@@ -54,7 +64,9 @@ def test_a_follow_up_is_searched_with_the_previous_question(index) -> None:  # t
     asked = understand("那要带什么材料？", ["低保怎么申请"], index, NO_WORDS, SETTINGS)
     assert asked.follows_up and asked.search == "低保怎么申请 那要带什么材料?"
     assert asked.earlier == ("低保怎么申请",)
-    alone = understand("我想问一下结婚登记到底应该去哪个地方办理呢", ["低保怎么申请"], index, NO_WORDS, SETTINGS)
+    alone = understand(
+        "我想问一下结婚登记到底应该去哪个地方办理呢", ["低保怎么申请"], index, NO_WORDS, SETTINGS
+    )
     assert not alone.follows_up and alone.search == alone.query and alone.earlier == ()
     assert alone.with_previous().search == f"低保怎么申请 {alone.query}"
 

@@ -138,6 +138,8 @@ def test_passages_are_grouped_by_document_best_document_first(index) -> None:  #
     assert [d.path for d in docs] == [d.path for d in got.docs]
     dibao = docs[0]
     assert dibao.path == "dibao.md" and dibao.title == "低保申请指南" and dibao.category == "assistance"
-    assert [p.chunk.heading for p in dibao.passages] == [p.chunk.heading for p in got.passages if p.path == "dibao.md"]
+    assert [p.chunk.heading for p in dibao.passages] == [
+        p.chunk.heading for p in got.passages if p.path == "dibao.md"
+    ]
     assert dibao.score == max(p.score for p in dibao.passages)
     assert all(a.score >= b.score for a, b in itertools.pairwise(docs))

@@ -189,7 +189,9 @@ def test_typing_shows_only_when_the_answer_takes_noticeable_time(
     assert telegram_context.TYPING_AFTER <= 1.0  # residents wait at most a second without a sign
 
 
-def test_follow_up_uses_history_that_survives_a_restart(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_follow_up_uses_history_that_survives_a_restart(
+    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path
+) -> None:
     async def first(app: Any) -> None:
         await feed(app, api.text_update("低保怎么申请？"))
 
@@ -238,7 +240,9 @@ def test_html_in_questions_is_escaped_everywhere(kb: KnowledgeBase, api: FakeBot
     assert not api.calls_of("sendMessage", lambda c: "parse_mode" not in c.params)  # no plain-text fallback
 
 
-def test_blank_emoji_non_text_and_very_long_messages(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_blank_emoji_non_text_and_very_long_messages(
+    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path
+) -> None:
     long_question = ("我家的情况比较复杂，老人身体也不好，家里收入不稳定，" * 200)[:4993] + "低保怎么申请？"
     assert len(long_question) >= 5000
 
@@ -325,7 +329,9 @@ def test_groups_answer_only_mentions_and_replies(kb: KnowledgeBase, api: FakeBot
     assert len(api.sent(GROUP)) == 2
 
 
-def test_rate_limit_per_user_with_one_friendly_notice(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_rate_limit_per_user_with_one_friendly_notice(
+    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path
+) -> None:
     async def scenario(app: Any) -> None:
         for _ in range(4):
             await feed(app, api.text_update("👍👍"))
@@ -370,7 +376,11 @@ def test_staff_commands_are_refused_to_residents(kb: KnowledgeBase, api: FakeBot
 
 
 def test_errors_are_logged_and_apologised_for_without_details(
-    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    kb: KnowledgeBase,
+    api: FakeBotAPI,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     def broken(question: str, history: Any = ()) -> Any:
         raise RuntimeError("internal detail: /srv/secret/path")
@@ -403,7 +413,9 @@ def test_rejected_html_is_resent_as_plain_text(kb: KnowledgeBase, api: FakeBotAP
     assert "12345" in plain.text
 
 
-def test_telegram_429_is_retried_by_the_rate_limiter(kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path) -> None:
+def test_telegram_429_is_retried_by_the_rate_limiter(
+    kb: KnowledgeBase, api: FakeBotAPI, tmp_path: Path
+) -> None:
     api.fail_next("sendMessage", 429, retry_after=1)
 
     async def scenario(app: Any) -> None:

@@ -136,7 +136,9 @@ class Assistant:
             sites = meal_sites.answer_text(asked.query, index, earlier)
             if sites is not None:
                 path = meal_sites.directory_path(index)
-                return decide.from_document(self.settings, index, question_, sites, path, "meal_sites", retrieval)
+                return decide.from_document(
+                    self.settings, index, question_, sites, path, "meal_sites", retrieval
+                )
         except StoreUnavailableError as exc:
             logger.error("knowledge store unavailable: %s", exc)
             return Answer(question_, messages.STORE_DOWN.format(**contact), False, "store_down")
@@ -167,10 +169,16 @@ class Assistant:
 
     def retrieve(self, question_: str, history: Sequence[str] = ()) -> Retrieval | None:
         """Retrieval alone, as ``ask`` does it (None for messages the guard answers itself)."""
+        searched = self.search(question_, history)
+        return searched[1] if searched is not None else None
+
+    def search(self, question_: str, history: Sequence[str] = ()) -> tuple[Asked, Retrieval] | None:
+        """The question as understood and what retrieval found, as ``ask`` has them before it
+        composes the reply (None for messages the guard answers itself)."""
         screened = guard.screen(question_, self.settings.question)
         if screened.kind != "ok":
             return None
-        return self._retrieve(self.index(), screened.text, history)[1]
+        return self._retrieve(self.index(), screened.text, history)
 
     def _retrieve(self, index: KnowledgeIndex, text: str, history: Sequence[str]) -> tuple[Asked, Retrieval]:
         """The question as understood, and what was found for it.
@@ -180,7 +188,12 @@ class Assistant:
         """
         asked = question.understand(text, history, index, self.lexicons, self.settings)
         retrieval = self._search(index, asked)
-        if asked.context and not asked.follows_up and question.continues(asked.context[-1], retrieval, index):
+        if (
+            asked.context
+            and not asked.follows_up
+            and not asked.new_topic
+            and question.continues(asked.context[-1], retrieval, index)
+        ):
             asked = asked.with_previous()
             retrieval = self._search(index, asked)
         return asked, retrieval
@@ -191,7 +204,7 @@ class Assistant:
 
     def referral(self, retrieval: Retrieval) -> departments.Referral | None:
         """Another department's business, when the question names it and the found passages do not."""
-        return decide.referral(self.departments, retrieval)
+        return decide.referral(self.departments, retrieval, self.settings.retrieval.min_keyword_coverage)
 
     def prepare(self, raw: str, index: KnowledgeIndex) -> str:
         """Normalise a question the way the documents are written."""

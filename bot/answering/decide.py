@@ -9,6 +9,7 @@ otherwise answers, citing the guide a sentence comes from before the FAQ that su
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -19,12 +20,11 @@ from bot.answering.index import KnowledgeIndex
 from bot.answering.question import Asked
 from bot.chinese import segment
 from bot.config import Settings
-from bot.records import Answer, Chunk, DocHit, Passage, Retrieval, Source
+from bot.records import EXPIRED, Answer, Chunk, DocHit, Passage, Retrieval, Source
 from bot.services.departments import Departments, Referral
 
 logger = logging.getLogger(__name__)
 
-FAQ_CATEGORY = "faq"
 _REDIRECT_SECTION = re.compile(r"不属于|非民政|其他部门")
 
 
@@ -52,14 +52,12 @@ def compose(
     # What was found is still listed (not cited): the ranking is useful to staff and to evaluation.
     related = sources(retrieval.docs[:listed], top, cited=set())
     context_words = [w for c in asked.earlier for w in segment.words(c)]
-    found = extract(
-        index, retrieval, asked.query, settings.answer.max_chars, settings.tuning, context_words
-    )
-    if found.passages and _redirects(found, retrieval, settings):
+    found = extract(index, retrieval, asked.query, settings.answer, settings.tuning, context_words)
+    if found.picked and _redirects(found, retrieval, settings):
         hint = found.text.split("\n")[0].lstrip("· ")
         reply = messages.OTHER_DEPARTMENT.format(hint=f"{hint}。" if hint else "", **reach)
         return Answer(question, reply, False, "other_department", related)
-    referred = referral(departments, retrieval)
+    referred = referral(departments, retrieval, cfg.min_keyword_coverage)
     if referred is not None:
         logger.info("referred to another department for %r", referred.word)
         hint = messages.REFERRAL_HINT.format(department=referred.department)
@@ -75,24 +73,29 @@ def compose(
         logger.info("refused: confidence %.2f < %.2f", confidence, cfg.min_confidence)
         return Answer(question, messages.DONT_KNOW.format(**reach), False, "dont_know", related)
     docs = {d.path: d for d in retrieval.docs}
-    # The guide a sentence comes from is cited before the FAQ that sums it up.
-    cited_paths = sorted(
-        dict.fromkeys(p.path for p in found.passages),
-        key=lambda path: path in docs and docs[path].category == FAQ_CATEGORY,
-    )
+    cited_paths = found.paths  # the document the answer leads with first
     ordered = [docs[p] for p in cited_paths if p in docs]
     ordered += [d for d in retrieval.docs if d.path not in cited_paths]
-    cited = sources(ordered[:listed], found.passages[0], cited=set(cited_paths[: settings.answer.max_sources]))
-    notes = (messages.SAMPLE_NOTICE,) if any(s.sample for s in cited if s.cited) else ()
+    lead = found.picked[0].chunk
+    cited = tuple(
+        dataclasses.replace(s, articles=_articles(found, s.path))
+        for s in sources(ordered[:listed], None, cited=set(cited_paths))
+    )
+    cited = tuple(dataclasses.replace(s, heading=lead.heading) if s.path == lead.path else s for s in cited)
+    sample = (messages.SAMPLE_NOTICE,) if any(s.sample for s in cited if s.cited) else ()
+    notes = sample + _currency_notes(found, index)
     answer = Answer(question, found.text, True, "answer", cited, notes=notes)
     if not settings.llm.enabled:
         return answer
-    return _reworded(settings, answer, retrieval, found.passages, asked.query, asked.earlier)
+    return _reworded(
+        settings, answer, retrieval, _passages_of(found, retrieval, index), asked.query, asked.earlier
+    )
 
 
-def referral(departments: Departments, retrieval: Retrieval) -> Referral | None:
+def referral(departments: Departments, retrieval: Retrieval, covered: float) -> Referral | None:
     """Another department's business, when the question names it and the found passages do not."""
-    return departments.refer(retrieval.query, [p.text for p in retrieval.passages[:3]])
+    passages = [p.body for p in retrieval.passages[:3]]
+    return departments.refer(retrieval.query, passages, retrieval.words, covered)
 
 
 def from_document(
@@ -117,7 +120,9 @@ def from_document(
     return Answer(question, text, True, kind, listed, notes=notes)
 
 
-def sources(docs: Sequence[DocHit], best: Passage | None, cited: set[str] | None = None) -> tuple[Source, ...]:
+def sources(
+    docs: Sequence[DocHit], best: Passage | None, cited: set[str] | None = None
+) -> tuple[Source, ...]:
     """Sources for ``docs``; the one ``best`` comes from carries its section heading (for 查看原文)."""
     return tuple(
         Source(
@@ -134,11 +139,47 @@ def sources(docs: Sequence[DocHit], best: Passage | None, cited: set[str] | None
     )
 
 
+def _articles(found: Extract, path: str) -> tuple[str, ...]:
+    """The articles of ``path`` the answer quotes, in the order it quotes them."""
+    return tuple(
+        dict.fromkeys(p.unit.article for p in found.picked if p.chunk.path == path and p.unit.article)
+    )
+
+
+def _currency_notes(found: Extract, index: KnowledgeIndex) -> tuple[str, ...]:
+    """Which text is in force, for every quoted document a newer one has replaced."""
+    titles = {c.path: c.title for c in index.chunks}
+    notes: list[str] = []
+    for chunk in dict((p.chunk.path, p.chunk) for p in found.picked).values():
+        if chunk.superseded_by == EXPIRED:
+            notes.append(messages.EXPIRED_NOTE.format(old=chunk.title))
+        elif chunk.superseded_by:
+            since = (
+                messages.SUPERSEDED_SINCE.format(date=chunk.in_force_since) if chunk.in_force_since else ""
+            )
+            new = titles.get(chunk.superseded_by, chunk.superseded_by)
+            notes.append(messages.SUPERSEDED_NOTE.format(old=chunk.title, new=new, since=since))
+    return tuple(notes)
+
+
+def _passages_of(found: Extract, retrieval: Retrieval, index: KnowledgeIndex) -> list[Passage]:
+    """The chunks the answer quotes, as passages (for the optional LLM), lead first."""
+    retrieved = {(p.chunk.path, p.chunk.chunk): p for p in retrieval.passages}
+    out: dict[tuple[str, int], Passage] = {}
+    for p in found.picked:
+        key = (p.chunk.path, p.chunk.chunk)
+        row = index.row_of_chunk.get(key)
+        if key in out or row is None:
+            continue
+        out[key] = retrieved.get(key) or Passage(index.ids[row], index.texts[row], p.chunk, 0.0, 0.0, 0.0)
+    return list(out.values())
+
+
 def _redirects(found: Extract, retrieval: Retrieval, settings: Settings) -> bool:
     """The knowledge itself says this is another department's business."""
-    best = found.passages[0]
+    best = found.picked[0]
     in_redirect_section = bool(_REDIRECT_SECTION.search(best.chunk.heading))
-    says_so = "不属于民政" in found.text
+    says_so = "不属于民政" in best.unit.context + best.unit.text  # the lead says so, not a unit beside it
     return (in_redirect_section or says_so) and retrieval.coverage >= settings.retrieval.min_keyword_coverage
 
 

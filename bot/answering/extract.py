@@ -1,139 +1,116 @@
-"""Extractive answers: the sentences, list items or table rows that answer, never a dump of chunks.
+"""Extractive answers: the unit that answers, first, then at most a few that complete it.
 
-Given the retrieved passages, every passage is cut into units (sentences, list
-items, table rows rendered with their column names, FAQ answers). Units are scored
-by the question's words they contain (weighted by rarity), by the rank of their
-passage, and by what the question asks for (a number, a place, a phone, a list).
-The best unit and its strongest neighbours make the answer, in document order.
+The candidates are the answer units (:class:`bot.records.Unit`, cut and embedded at ingest) of the
+documents retrieval ranked best. Each candidate is described by a handful of signals
+(:data:`FEATURES`): how close its vector is to the question's; how much of the question's rarity-
+weighted words it holds (itself, its section heading, its chunk); whether it is the kind of text the
+question asks for (a time, a number, a list, a phone, an office); what kind of unit it is; how well
+its chunk and its document ranked; whether its document is superseded or it speaks of people the
+question does not. Its score is a weighted sum of them; the weights are fitted on the evaluation
+sets (``[answer.weights]`` in config.toml, ``python -m bot eval FILES --fit-answers``), not set by hand.
+
+The best unit leads the answer. A list item or table row brings the items of its list when the
+question asks for a list (or the item needs them); a lead-in ("…下列证件和书面材料：") brings the list
+it introduces. Then at most ``support`` more units follow, if they score nearly as well, say
+something the lead does not, and come from the documents already cited or, while fewer than
+``max_sources`` are, one more. Units stating an outdated standards figure are never used.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import math
 import re
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from bot import intents
-from bot.answering.index import KnowledgeIndex
+from bot.answering.index import KnowledgeIndex, Units
 from bot.answering.retrieval import place_weights
 from bot.chinese import segment
-from bot.config import TuningSettings
-from bot.records import Passage, Retrieval, table_rows
+from bot.config import AnswerSettings, TuningSettings
+from bot.records import Chunk, Retrieval, Unit
 
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
-_LIST_MARK = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.、)）]|[（(]\d{1,3}[)）])\s*")
-_TABLE_LINE = re.compile(r"^\s*\|")
-_MARKUP = re.compile(r"\*\*|__|`")
-_FAQ_Q = re.compile(r"^(?:问|Q)\s*[:：]\s*")
-_FAQ_A = re.compile(r"^(?:答|A)\s*[:：]\s*")
-_DIGIT = re.compile(r"\d")
+# What a unit's text holds (the question patterns live in bot.intents).
+_DIGIT = re.compile(r"\d|[一二两三四五六七八九十百千万]+[元岁周日天个年倍%]")
 _PHONE = re.compile(r"\d{3,4}-\d{6,8}|\b1\d{10}\b|\b123\d{2}\b")
-_OFFICE = re.compile(r"向|到|在|窗口|政府|街道|登记处|地址|中心")  # a unit that says where to go
-
+_OFFICE = re.compile(r"向|到|在|窗口|政府|街道|登记处|地址|中心|机关")
 _WHEN = re.compile(
     r"次月|当月|之日|日内|天内|工作日|个月|小时|当场|当天|之前|以前|以后|起|前|期满|届满|\d+[日天月年号]"
+)
+_MONEY = re.compile(r"\d+(?:\.\d+)?\s*元|[一二两三四五六七八九十百千万]+元")
+_CAP = re.compile(r"最多|最高|上限|不超过|不高于|合计|共计|总计|最低|不低于|至少")
+_DEFINES = re.compile(r"是指|一般指|指的是|所称|认定为|同时具备|具备下列条件|包括")
+_CONDITION = re.compile(
+    r"下列(?:情形|条件)|符合.{0,12}条件|同时具备|对.{2,40}的，|因.{2,30}导致|无.{2,6}能力|不予|不得|终止"
+)
+_PROCEDURE = re.compile(r"向.{2,24}(?:提出|申请|申报)|提交|办理|到.{2,16}(?:办理|申请)")
+# Rules for particular groups of people, which a question about ordinary residents is not about.
+_SPECIAL_PEOPLE = re.compile(r"外国人|华侨|香港|澳门|台湾|港澳台|现役军人|军人|驻外")
+
+FEATURES = (
+    "cos",  # cosine of the unit's vector to the question's
+    "cos_gap",  # … minus the best cosine among the candidates
+    "words",  # share of the question's (idf-weighted) terms the unit and its context hold
+    "words_gap",  # … minus the best share among the candidates
+    "section",  # share the unit's section heading holds and the unit does not
+    "chunk",  # share the unit's whole chunk (article, section part) holds
+    "passage",  # 1 / (1 + rank) of its chunk among the retrieved passages, 0 when not retrieved
+    "document",  # its document's fused score relative to the best document's
+    "asks_when",  # the question asks when, the unit says a time
+    "asks_number",  # … a number, the unit has one
+    "asks_money",  # … how much money, the unit states an amount in 元
+    "asks_cap",  # … the most / the least / in all, the unit states a cap or a total
+    "asks_list",  # … which ones / what papers, the unit is a list item or table row
+    "asks_phone",  # … a phone, the unit has one
+    "asks_place",  # … where, the unit names an office
+    "asks_what",  # … what something is, the unit defines
+    "asks_condition",  # … who qualifies / in which case, the unit states a condition
+    "asks_how",  # … how to apply, the unit says where to apply or what to hand in
+    "chunk_cos",  # cosine of the unit's chunk (its article, its section part) to the question
+    "chunk_cos_gap",  # … minus the best chunk cosine among the candidates
+    "kind_section",  # the unit's section is the kind that answers this kind of question
+    "faq",  # the unit is an FAQ answer
+    "faq_match",  # … and this is how much its question is like the resident's (bigram Dice)
+    "item",  # a list item
+    "row",  # a table row
+    "lead_in",  # a sentence ending in "：" (says nothing without what follows)
+    "length",  # log(1 + characters)
+    "superseded",  # its document has been replaced by a newer one
+    "special_people",  # it is about foreigners, overseas Chinese… and the question is not
 )
 
 
 @dataclass(frozen=True)
-class Unit:
-    text: str
-    passage: int  # index into the passages considered
-    order: int  # position inside its passage
-    group: int  # units of one list or one table share a group id
-    kind: str  # "sentence" | "item" | "row" | "faq"
-    match: str = ""  # text matched against the question, when more than ``text`` (an FAQ's question)
-    section: str = ""  # the heading the unit stands under ("" for a document's introduction)
-    title: str = ""  # the document's title: its words name the topic, not the answer
-    question: str = ""  # for an FAQ answer, the question it was written for
+class Candidates:
+    """The units considered for one question, with their signals (one row of ``x`` per unit)."""
 
-    @property
-    def haystack(self) -> str:
-        return self.match or self.text
+    rows: list[int]  # indices into index.units
+    x: np.ndarray  # len(rows) × len(FEATURES)
+    own: list[set[str]]  # per unit: the terms of *this* question it mentions (not the earlier ones')
+
+
+@dataclass(frozen=True)
+class Picked:
+    """One unit of the answer, as it is shown."""
+
+    unit: Unit
+    chunk: Chunk
+    score: float
+    role: str  # "lead" | "list" | "support"
 
 
 @dataclass(frozen=True)
 class Extract:
     text: str
-    passages: tuple[Passage, ...]  # the passages the answer was taken from, best first
+    picked: tuple[Picked, ...]  # lead first
 
-
-def units_of(passage: Passage, index: int) -> list[Unit]:
-    """Cut one passage body into answerable units, each knowing the section it stands under."""
-    chunk = passage.chunk
-    return [
-        dataclasses.replace(u, section=chunk.section, title=chunk.title, question=chunk.question)
-        for u in _units(passage, index)
-    ]
-
-
-def _units(passage: Passage, index: int) -> list[Unit]:
-    out: list[Unit] = []
-    group = 0
-    body = passage.body
-    if passage.chunk.kind == "faq":
-        answer = "\n".join(line for line in body.splitlines() if not _FAQ_Q.match(_MARKUP.sub("", line)))
-        answer = _FAQ_A.sub("", _MARKUP.sub("", answer).strip())
-        return [Unit(answer, index, 0, 0, "faq", passage.chunk.question + answer)] if answer else []
-    lines = body.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if _TABLE_LINE.match(line):
-            j = i
-            while j < len(lines) and _TABLE_LINE.match(lines[j]):
-                j += 1
-            group += 1
-            out += [Unit(r, index, len(out), group, "row") for r in table_rows("\n".join(lines[i:j]))]
-            i = j
-            continue
-        clean = _MARKUP.sub("", line).strip()
-        if _LIST_MARK.match(line):
-            if not out or out[-1].kind != "item":
-                group += 1
-            out.append(Unit(_LIST_MARK.sub("", clean), index, len(out), group, "item"))
-        else:
-            group += 1
-            out += [
-                Unit(s.strip(), index, len(out) + k, group, "sentence")
-                for k, s in enumerate(_sentences(clean))
-            ]
-        i += 1
-    return [u for u in out if len(u.text) >= 2]
-
-
-def _sentences(paragraph: str) -> list[str]:
-    return [s for s in _SENTENCE_END.split(paragraph) if s.strip()]
-
-
-def _score(unit: Unit, weights: dict[str, float], question: str, faq_match: float, t: TuningSettings) -> float:
-    haystack = unit.haystack
-    # Words of the document title are what the whole document is about; the others pick the sentence.
-    score = sum(
-        w * (t.title_term if term in unit.title else 1.0) for term, w in weights.items() if term in haystack
-    )
-    # A section heading ("二、办公时间", "六、救助方式") says what its sentences are about.
-    score += t.section_term * sum(
-        w for term, w in weights.items() if term in unit.section and term not in haystack
-    )
-    if unit.kind == "faq":
-        score *= t.faq_base + t.faq_match * faq_match  # an FAQ answers only the question it was written for
-    elif not unit.section:
-        score *= t.introduction  # a document's introduction is background, rarely the answer
-    if intents.ASKS_WHEN.search(question) and _WHEN.search(unit.text):
-        score *= t.asks_when
-    if intents.ASKS_NUMBER.search(question) and _DIGIT.search(unit.text):
-        score *= t.asks_number
-    if intents.ASKS_PHONE.search(question) and _PHONE.search(unit.text):
-        score *= t.asks_phone
-    if intents.ASKS_PLACE.search(question) and _OFFICE.search(unit.text):
-        score *= t.asks_place
-    if intents.answers_kind(question, unit.section):
-        score *= t.answers_kind
-    if unit.kind == "sentence" and len(unit.text) < t.lead_in_chars and unit.text.endswith(("：", ":")):
-        score *= t.lead_in  # a lead-in such as "需要提交的材料：" says nothing alone
-    return score
+    @property
+    def paths(self) -> list[str]:
+        """The documents the answer quotes, lead first."""
+        return list(dict.fromkeys(p.chunk.path for p in self.picked))
 
 
 def term_weights(
@@ -152,102 +129,277 @@ def term_weights(
     return {t: w * f for (t, w), f in zip(weights.items(), factors, strict=True)}
 
 
+# The signals of a unit that do not depend on the question, computed once per index version.
+_STATIC = (
+    "when", "digit", "money", "cap", "phone", "office", "defines", "condition", "procedure",
+    "special_people", "faq", "item", "row", "lead_in", "length",
+)  # fmt: skip
+_STATIC_CACHE: weakref.WeakKeyDictionary[Units, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def _static(table: Units) -> np.ndarray:
+    """Units × :data:`_STATIC`: what each unit's own text holds."""
+    got = _STATIC_CACHE.get(table)
+    if got is None:
+        rows = []
+        for u in table.units:
+            both = u.context + u.text
+            rows.append(
+                (
+                    bool(_WHEN.search(u.text)),
+                    bool(_DIGIT.search(u.text)),
+                    bool(_MONEY.search(u.text)),
+                    bool(_CAP.search(u.text)),
+                    bool(_PHONE.search(u.text)),
+                    bool(_OFFICE.search(u.text)),
+                    bool(_DEFINES.search(both)),
+                    bool(_CONDITION.search(both)),
+                    bool(_PROCEDURE.search(u.text)),
+                    bool(_SPECIAL_PEOPLE.search(both)),
+                    u.kind == "faq",
+                    u.kind == "item",
+                    u.kind == "row",
+                    u.text.endswith(("：", ":")),
+                    math.log1p(len(u.text)),
+                )
+            )
+        got = np.asarray(rows, dtype=np.float64).reshape(len(table.units), len(_STATIC))
+        _STATIC_CACHE[table] = got
+    return got
+
+
+# feature ← (what the question must ask, what the unit must hold)
+_ASKED = {
+    "asks_when": (intents.ASKS_WHEN, "when"),
+    "asks_number": (intents.ASKS_NUMBER, "digit"),
+    "asks_money": (intents.ASKS_MONEY, "money"),
+    "asks_cap": (intents.ASKS_LIMIT, "cap"),
+    "asks_phone": (intents.ASKS_PHONE, "phone"),
+    "asks_place": (intents.ASKS_PLACE, "office"),
+    "asks_what": (intents.ASKS_WHAT, "defines"),
+    "asks_condition": (intents.ASKS_CONDITION, "condition"),
+    "asks_how": (intents.ASKS_HOW, "procedure"),
+}
+
+
+def candidates(
+    index: KnowledgeIndex,
+    retrieval: Retrieval,
+    question: str,
+    tuning: TuningSettings,
+    context_words: Sequence[str] = (),
+) -> Candidates:
+    """Every unit of the best documents, with the signals that score it."""
+    t = tuning
+    table = index.units
+    docs = retrieval.docs[: t.candidate_documents]
+    rows = [i for d in docs for i in table.by_path.get(d.path, []) if not table.units[i].stale]
+    if not rows or not retrieval.vector:
+        return Candidates([], np.zeros((0, len(FEATURES))), [])
+    query = segment.keyword_text(question)
+    weights = term_weights(index, [w for w in dict.fromkeys(segment.words(query)) if w], query, t)
+    own_terms = set(weights)
+    for w in context_words:  # words carried over from earlier questions in a follow-up
+        weights.setdefault(w, t.context_weight * index.bm25.idf_of(w))
+    total = sum(weights.values()) or 1.0
+    passage_rank = {(p.chunk.path, p.chunk.chunk): k for k, p in enumerate(retrieval.passages)}
+    doc_score = {d.path: d.score / (docs[0].score or 1.0) for d in docs}
+    vector = np.asarray(retrieval.vector, dtype=np.float32)
+    vector /= max(float(np.linalg.norm(vector)), 1e-12)
+    x = np.zeros((len(rows), len(FEATURES)))
+    col = {name: j for j, name in enumerate(FEATURES)}
+    x[:, col["cos"]] = table.vectors[rows] @ vector if table.vectors.size else 0.0
+    chunk_rows = [table.row[i] for i in rows]
+    x[:, col["chunk_cos"]] = index.chunk_similarity(vector, chunk_rows)
+    static = _static(table)[rows]
+    at = {name: j for j, name in enumerate(_STATIC)}
+    for feature, (pattern, holds) in _ASKED.items():
+        if pattern.search(question):
+            x[:, col[feature]] = static[:, at[holds]]
+    if intents.ASKS_LIST.search(question):
+        x[:, col["asks_list"]] = np.maximum(static[:, at["item"]], static[:, at["row"]])
+    for name in ("faq", "item", "row", "lead_in", "length"):
+        x[:, col[name]] = static[:, at[name]]
+    if not _SPECIAL_PEOPLE.search(question):
+        x[:, col["special_people"]] = static[:, at["special_people"]]
+    # What a whole chunk holds and where it stands, once per chunk.
+    per_chunk: dict[int, tuple[float, float, float, float, str]] = {}
+    for row in dict.fromkeys(chunk_rows):
+        chunk = index.chunks[row] if row >= 0 else Chunk("")
+        text = index.keyword_texts[row] if row >= 0 else ""
+        sections = " ".join(chunk.heading.split(" › ")[1:])
+        rank = passage_rank.get((chunk.path, chunk.chunk))
+        per_chunk[row] = (
+            sum(w for term, w in weights.items() if term in text) / total,
+            1.0 / (1.0 + rank) if rank is not None else 0.0,
+            float(intents.answers_kind(question, chunk.section)),
+            float(bool(chunk.superseded_by)),
+            sections,
+        )
+    asked_bigrams = set(segment.cjk_bigrams(question))
+    own: list[set[str]] = []
+    for n, i in enumerate(rows):
+        unit, hay = table.units[i], table.haystacks[i]
+        in_chunk, passage, kind_section, superseded, sections = per_chunk[chunk_rows[n]]
+        held = {term for term in weights if term in hay}
+        x[n, col["words"]] = sum(weights[w] for w in held) / total
+        x[n, col["section"]] = (
+            sum(w for term, w in weights.items() if term in sections and term not in held) / total
+        )
+        x[n, col["chunk"]] = in_chunk
+        x[n, col["passage"]] = passage
+        x[n, col["document"]] = doc_score.get(unit.path, 0.0)
+        x[n, col["kind_section"]] = kind_section
+        x[n, col["superseded"]] = superseded
+        if unit.kind == "faq":
+            x[n, col["faq_match"]] = _dice(asked_bigrams, unit.context)
+        own.append(held & own_terms)
+    for name in ("cos", "words", "chunk_cos"):
+        x[:, col[f"{name}_gap"]] = x[:, col[name]] - x[:, col[name]].max()
+    return Candidates(rows, x, own)
+
+
+def weights_vector(settings: AnswerSettings) -> np.ndarray:
+    """The fitted weights, in the order of :data:`FEATURES`."""
+    return np.array([getattr(settings.weights, name) for name in FEATURES], dtype=np.float64)
+
+
 def extract(
     index: KnowledgeIndex,
     retrieval: Retrieval,
     question: str,
-    max_chars: int,
+    settings: AnswerSettings,
     tuning: TuningSettings,
     context_words: Sequence[str] = (),
 ) -> Extract:
-    """Pick the units that answer ``question`` from the best passages."""
-    t = tuning
-    passages = _candidates(retrieval, t)
-    weights = term_weights(index, [w for w in dict.fromkeys(segment.words(question)) if w], question, t)
-    own = set(weights)  # the terms of this question, not of the earlier ones
-    for w in context_words:  # words carried over from earlier questions in a follow-up
-        weights.setdefault(w, t.context_weight * index.bm25.idf_of(w))
-    units = [u for i, p in enumerate(passages) for u in units_of(p, i)]
-    if not units:
+    """The units that answer ``question``, lead first, within ``settings.max_chars``."""
+    found = candidates(index, retrieval, question, tuning, context_words)
+    if not found.rows:
         return Extract("", ())
-    prior = [1.0 / (1.0 + t.passage_decay * i) for i in range(len(passages))]
-    asked = set(segment.cjk_bigrams(question))
-    scored = sorted(
-        (
-            (_score(u, weights, question, _dice(asked, u.question), t) * prior[u.passage], k)
-            for k, u in enumerate(units)
-        ),
-        key=lambda t: -t[0],
-    )
-    # The answer must say something about this question, not only about the earlier ones.
-    scored = [t for t in scored if _mentions(units[t[1]], own)] or scored
-    best_score, best_k = scored[0]
-    best = units[best_k]
-    chosen = {best_k}
+    scores = found.x @ weights_vector(settings)
+    order = [int(k) for k in np.argsort(-scores)]
+    # In a follow-up, the answer must say something about this question, not only the earlier one.
+    mentions = [k for k in order if found.own[k]]
+    order = mentions + [k for k in order if not found.own[k]] if mentions else order
+    table = index.units
+
+    def picked(k: int, role: str) -> Picked:
+        i = found.rows[k]
+        row = table.row[i]
+        chunk = index.chunks[row] if row >= 0 else Chunk(table.units[i].path)
+        return Picked(table.units[i], chunk, float(scores[k]), role)
+
+    lead = picked(order[0], "lead")
+    chosen = [lead]
+    chosen += [
+        picked(k, "list") for k in _list_of(found, order[0], index, bool(intents.ASKS_LIST.search(question)))
+    ]
     wants_list = bool(intents.ASKS_LIST.search(question))
-    if best.kind in ("item", "row") and wants_list:
-        chosen |= {k for k, u in enumerate(units) if u.passage == best.passage and u.group == best.group}
-    if best.text.endswith(("：", ":")) and best_k + 1 < len(units):
-        # A lead-in ("同时符合下面两个条件：") is nothing without the list or table it introduces.
-        nxt = units[best_k + 1]
-        if nxt.passage == best.passage and nxt.kind in ("item", "row"):
-            chosen |= {k for k, u in enumerate(units) if u.passage == nxt.passage and u.group == nxt.group}
-    for score, k in scored[1:]:
-        if score < t.same_passage * best_score:
+    chosen = _within(chosen, settings.list_chars if wants_list else settings.max_chars)
+    if lead.unit.kind in ("item", "row"):
+        chosen.sort(key=lambda p: p.unit.order)  # a list reads in its own order, whichever item led
+    article = _whole_article(found, order[0], index, settings.max_chars)
+    if article:
+        # A short article is quoted whole, as a rule is cited: its 款 complete each other.
+        chosen = [picked(k, "lead" if k == order[0] else "article") for k in article]
+    budget = settings.max_chars - sum(len(p.unit.quoted) for p in chosen)  # a long list leaves no room
+    said = set().union(*(found.own[k] for k in order[:1]))
+    docs = [lead.chunk.path]
+    for k in order[1:]:
+        if sum(p.role == "support" for p in chosen) >= settings.support:
             break
-        if not _mentions(units[k], own):
-            continue  # in a follow-up, a sentence that only matches the earlier question is not an answer
-        if units[k].kind == "row" and best.kind == "row" and units[k].group == best.group and not wants_list:
-            continue  # "陆丰的登记处在哪" is one row of the table, not the whole table
-        if units[k].passage == best.passage or score >= t.other_passage * best_score:
-            chosen.add(k)
-    picked = _fit(
-        [units[k] for k in sorted(chosen, key=lambda k: (units[k].passage != best.passage, k))],
-        max_chars,
-        best,
-    )
-    used = tuple(dict.fromkeys(passages[u.passage] for u in picked))
-    return Extract(_render(picked), used)
-
-
-def _mentions(unit: Unit, terms: set[str]) -> bool:
-    return any(t in unit.haystack or t in unit.section for t in terms)
-
-
-def _dice(asked: set[str], text_: str) -> float:
-    """Bigram Dice overlap between the question and an FAQ's question+answer (0 when not an FAQ)."""
-    if not text_ or not asked:
-        return 0.0
-    other = set(segment.cjk_bigrams(text_))
-    return 2 * len(asked & other) / (len(asked) + len(other)) if other else 0.0
-
-
-def _candidates(retrieval: Retrieval, t: TuningSettings) -> list[Passage]:
-    """The top passages of the best few documents, best first."""
-    docs = [d.path for d in retrieval.docs[: t.candidate_documents]]
-    return [p for p in retrieval.passages[: t.candidate_passages] if p.path in docs][: t.extract_passages]
-
-
-def _fit(units: list[Unit], max_chars: int, best: Unit) -> list[Unit]:
-    out: list[Unit] = []
-    size = 0
-    for u in [best, *[u for u in units if u is not best]]:
-        if out and size + len(u.text) > max_chars:
+        if scores[k] < scores[order[0]] - settings.support_margin:
+            break
+        candidate = picked(k, "support")
+        new_doc = candidate.chunk.path not in docs
+        if (new_doc and len(docs) >= settings.max_sources) or any(p.unit == candidate.unit for p in chosen):
             continue
-        out.append(u)
-        size += len(u.text) + 1
-    return sorted(out, key=lambda u: (u.passage != best.passage, u.passage, u.order))
+        if not found.own[k] - said or len(candidate.unit.quoted) > budget:
+            continue  # says nothing the answer has not said, or does not fit
+        chosen.append(candidate)
+        said |= found.own[k]
+        budget -= len(candidate.unit.quoted)
+        if new_doc:
+            docs.append(candidate.chunk.path)
+    return Extract(render(chosen), tuple(chosen))
 
 
-def _render(units: list[Unit]) -> str:
+def _within(chosen: list[Picked], max_chars: int) -> list[Picked]:
+    """The lead and as much of its list as fits in ``max_chars``, in list order."""
+    kept, size = [chosen[0]], len(chosen[0].unit.quoted) + len(chosen[0].unit.context)
+    for p in chosen[1:]:
+        if size + len(p.unit.quoted) <= max_chars:
+            kept.append(p)
+            size += len(p.unit.quoted)
+    return kept
+
+
+def _whole_article(found: Candidates, lead_k: int, index: KnowledgeIndex, max_chars: int) -> list[int]:
+    """The units of the lead's article (its chunk), in order, when the lead is part of one that fits."""
+    table = index.units
+    lead = table.units[found.rows[lead_k]]
+    if not lead.article:
+        return []
+    same = [
+        k
+        for k, i in enumerate(found.rows)
+        if (table.units[i].path, table.units[i].chunk) == (lead.path, lead.chunk)
+    ]
+    same.sort(key=lambda k: table.units[found.rows[k]].order)
+    return same if sum(len(table.units[found.rows[k]].quoted) for k in same) <= max_chars else []
+
+
+def _list_of(found: Candidates, lead_k: int, index: KnowledgeIndex, wants_list: bool) -> list[int]:
+    """The items that come with the lead: the rest of its list, or the list a lead-in introduces."""
+    table = index.units
+    lead = table.units[found.rows[lead_k]]
+    by_position = {
+        (table.units[i].path, table.units[i].chunk, table.units[i].order): k for k, i in enumerate(found.rows)
+    }
+    if lead.text.endswith(("：", ":")):
+        group = [
+            k
+            for k, i in enumerate(found.rows)
+            if table.units[i].path == lead.path
+            and table.units[i].chunk == lead.chunk
+            and table.units[i].context == lead.text
+        ]
+        return sorted(group, key=lambda k: table.units[found.rows[k]].order)
+    if lead.kind == "row" and not wants_list:
+        return []  # "陆丰的登记处在哪" is one row of the table, not the table
+    if lead.kind not in ("item", "row") or not wants_list:
+        return []  # one item answers; its lead-in is shown with it
+    siblings = []
+    for (path, chunk, _order), k in sorted(by_position.items()):
+        u = table.units[found.rows[k]]
+        if (path, chunk) == (lead.path, lead.chunk) and u.group == lead.group and u != lead:
+            siblings.append(k)
+    return siblings
+
+
+def render(picked: Sequence[Picked]) -> str:
+    """The answer's text: the lead (after its lead-in when it is an item), its list, the rest."""
     lines: list[str] = []
-    for u in units:
+    lead_in = ""
+    for p in picked:
+        u = p.unit
         if u.kind in ("item", "row"):
+            if u.context and u.context != lead_in and u.context not in lines:
+                lines.append(u.context)
+                lead_in = u.context
             lines.append("· " + u.text.rstrip("；;，,"))
         elif (
             lines and not lines[-1].startswith("· ") and u.kind == "sentence" and lines[-1][-1:] in "。！？；"
         ):
             lines[-1] += u.text
         else:
-            lines.append(u.text)
+            lines.append(u.quoted)
     return "\n".join(lines)
+
+
+def _dice(asked: set[str], text_: str) -> float:
+    """Bigram Dice overlap between the question and an FAQ answer's question."""
+    if not text_ or not asked:
+        return 0.0
+    other = set(segment.cjk_bigrams(text_))
+    return 2 * len(asked & other) / (len(asked) + len(other)) if other else 0.0

@@ -1,9 +1,11 @@
-"""One served index version in memory: the chunks, a BM25 matrix, and the vocabulary for typo correction.
+"""One served index version in memory: the chunks, a BM25 matrix, the answer units with their
+vectors, and the vocabulary for typo correction.
 
-:class:`KnowledgeIndex` is built from the chunks fetched from Chroma (so every worker sees the
-same), once per version. Dense search is a query on its Chroma collection; keyword search is
-:class:`BM25` over Chinese tokens; :meth:`KnowledgeIndex.correct` mends homophone typos with the
-folder's own words.
+:class:`KnowledgeIndex` is built from the chunks and units fetched from Chroma (so every worker sees
+the same), once per version. Dense search is a query on its Chroma collection; keyword search is
+:class:`BM25` over Chinese tokens (the words were segmented at ingest); :class:`Units` holds every
+answer unit and its vector for extraction; :meth:`KnowledgeIndex.correct` mends homophone typos with
+the folder's own words.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot import index_store
+from bot import index_store, messages
 from bot.chinese import segment
 from bot.chinese.normalize import Lexicon
 from bot.config import Settings, TuningSettings
-from bot.records import Chunk
+from bot.errors import IndexMissingError
+from bot.records import Chunk, Unit
 from bot.services.standards import Standards
 
 if TYPE_CHECKING:
@@ -79,6 +82,34 @@ class BM25:
         return float(self.idf[i]) if i is not None else self.max_idf
 
 
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1, as float32 (cosine is then a dot product)."""
+    if not vectors.size:
+        return vectors.astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    scaled: np.ndarray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return scaled
+
+
+FAQ_CATEGORY = "faq"
+
+
+class Units:
+    """Every answer unit of an index version, with its vector and what keyword matching reads."""
+
+    def __init__(
+        self, units: list[Unit], vectors: np.ndarray, chunk_rows: dict[tuple[str, int], int]
+    ) -> None:
+        self.units = units
+        self.vectors = _normalised(vectors)
+        # What keyword matching reads: the unit with its context, quantities written one way.
+        self.haystacks = [segment.keyword_text(u.context + u.text) for u in units]
+        self.row = [chunk_rows.get((u.path, u.chunk), -1) for u in units]  # the chunk each belongs to
+        self.by_path: dict[str, list[int]] = {}
+        for i, u in enumerate(units):
+            self.by_path.setdefault(u.path, []).append(i)
+
+
 class KnowledgeIndex:
     """Everything retrieval needs about one index version, held in memory."""
 
@@ -91,6 +122,8 @@ class KnowledgeIndex:
         chunks: list[Chunk],
         synonyms: Lexicon,
         tuning: TuningSettings,
+        units: tuple[list[Unit], np.ndarray] = ([], np.zeros((0, 0), dtype=np.float32)),
+        chunk_vectors: np.ndarray | None = None,
     ) -> None:
         self.pointer = pointer
         self.collection = collection
@@ -101,12 +134,29 @@ class KnowledgeIndex:
         self.tuning = tuning
         self.row_of = {cid: i for i, cid in enumerate(ids)}
         segment.add_words(w for w in synonyms.canonical)
-        segmented = [segment.words(t) for t in texts]  # jieba once per chunk, for BM25 and the vocabulary
+        keyword_texts = [segment.keyword_text(t) for t in texts]
+        self.keyword_texts = keyword_texts  # the chunks as keyword matching reads them
+        # Words segmented at ingest; jieba only for chunks of an index written without them.
+        segmented = [
+            c.words.split() if c.words else segment.words(k)
+            for c, k in zip(chunks, keyword_texts, strict=True)
+        ]
         self.bm25 = BM25(
-            [segment.tokens(t, ws) for t, ws in zip(texts, segmented, strict=True)],
+            [segment.tokens(k, ws) for k, ws in zip(keyword_texts, segmented, strict=True)],
             k1=tuning.bm25_k1,
             b=tuning.bm25_b,
         )
+        self.row_of_chunk = {(c.path, c.chunk): i for i, c in enumerate(chunks)}
+        # The words document titles name their subject with ("结婚登记", "低保", "特困人员"); words
+        # most titles share ("汕尾市", "指南") name no subject.
+        titles = {c.path: c.title for c in chunks}
+        in_titles: Counter[str] = Counter(
+            w for t in titles.values() for w in set(segment.words(t)) if len(w) >= 2
+        )
+        common = max(2.0, tuning.topic_word_share * len(titles))
+        self.topic_words = frozenset(w for w, n in in_titles.items() if n <= common)
+        self.units = Units(units[0], units[1], self.row_of_chunk)
+        self.chunk_vectors = _normalised(chunk_vectors if chunk_vectors is not None else np.zeros((0, 0)))
         self.word_freq: Counter[str] = Counter()
         self.corpus_words: Counter[str] = Counter()
         for t, ws in zip(texts, segmented, strict=True):
@@ -133,11 +183,34 @@ class KnowledgeIndex:
     def load(
         cls, settings: Settings, client: Any, pointer: index_store.Pointer, synonyms: Lexicon
     ) -> KnowledgeIndex:
+        if pointer.layout != index_store.LAYOUT:
+            raise IndexMissingError(
+                messages.OLD_INDEX.format(knowledge=settings.knowledge_dir, data=settings.data_dir)
+            )
         collection = index_store.get_collection(client, pointer.active)
-        ids, texts, metas = index_store.fetch_all(collection)
-        logger.info("loaded index v%d: %d chunks from %s", pointer.version, len(ids), pointer.active)
+        ids, texts, metas, chunk_vectors = index_store.fetch_all(collection)
+        units_collection = index_store.get_collection(client, index_store.units_name(pointer.active))
+        _, _, unit_metas, vectors = index_store.fetch_all(units_collection)
+        logger.info(
+            "loaded index v%d: %d chunks, %d units from %s",
+            pointer.version,
+            len(ids),
+            len(unit_metas),
+            pointer.active,
+        )
         chunks = [Chunk.from_meta(m) for m in metas]
-        return cls(pointer, collection, ids, texts, chunks, synonyms, settings.tuning)
+        units = [Unit.from_meta(m) for m in unit_metas]
+        return cls(
+            pointer,
+            collection,
+            ids,
+            texts,
+            chunks,
+            synonyms,
+            settings.tuning,
+            (units, vectors),
+            chunk_vectors,
+        )
 
     # --- typo correction ------------------------------------------------------------------------
 
@@ -200,6 +273,25 @@ class KnowledgeIndex:
         return piece not in self.word_freq and segment.dictionary_freq(piece) < self.tuning.rare_word_freq
 
     # --- search ----------------------------------------------------------------------------------
+
+    def best_document(self, text: str) -> str:
+        """The document whose chunk matches ``text`` best by keywords ("" when none does). An FAQ
+        answers every topic a little, so it names none: the best document of another kind counts."""
+        scores = self.bm25.scores(segment.tokens(segment.keyword_text(text)))
+        for row in np.argsort(-scores)[:50] if len(scores) else []:
+            if scores[row] <= 0:
+                break
+            if self.chunks[int(row)].category != FAQ_CATEGORY:
+                return self.chunks[int(row)].path
+        return ""
+
+    def chunk_similarity(self, vector: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """Cosine of each chunk ``rows`` (-1: none) to the unit-length ``vector``, 0 where unknown."""
+        if not self.chunk_vectors.size:
+            return np.zeros(len(rows))
+        known = np.asarray([r if r >= 0 else 0 for r in rows])
+        sims = self.chunk_vectors[known] @ vector
+        return np.where(np.asarray(rows) >= 0, sims, 0.0)
 
     def dense(self, vector: list[float], k: int) -> dict[int, float]:
         k = min(k, len(self.ids))

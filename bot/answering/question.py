@@ -46,6 +46,7 @@ class Asked:
     query: str  # the normalised, corrected question
     search: str  # the text searched with: for a follow-up, the previous question and this one
     context: tuple[str, ...] = ()  # the earlier questions, normalised, oldest first
+    new_topic: bool = False  # it names a topic of its own, other than the previous question's
 
     @property
     def follows_up(self) -> bool:
@@ -70,9 +71,23 @@ def understand(
         lexicons.prepare(h, index) for h in history[-settings.retrieval.max_history :] if h.strip()
     )
     asked = Asked(query, query, context)
-    if context and is_follow_up(query, index, settings.tuning):
+    if not context:
+        return asked
+    if intents.FOLLOW_UP_START.match(query) or intents.ANAPHORA.search(query):
+        return asked.with_previous()
+    if changes_topic(query, context[-1], index, settings.tuning):
+        return dataclasses.replace(asked, new_topic=True)
+    if is_follow_up(query, index, settings.tuning):
         return asked.with_previous()
     return asked
+
+
+def changes_topic(query: str, previous: str, index: KnowledgeIndex, tuning: TuningSettings) -> bool:
+    """The question names a subject of its own ("结婚登记去哪里办" after "低保怎么申请"): a word that
+    document titles name their subject with and the previous question lacks, and the document it
+    points to by keywords is not the previous question's."""
+    own = [w for w in segment.words(query) if w in index.topic_words and w not in previous]
+    return bool(own) and index.best_document(query) != index.best_document(previous)
 
 
 def is_follow_up(query: str, index: KnowledgeIndex, tuning: TuningSettings) -> bool:
@@ -95,12 +110,8 @@ def continues(previous: str, retrieval: Retrieval, index: KnowledgeIndex) -> boo
     Then a question that reads as new ("登记完要等几天？" after one on 长者饭堂补贴) is a follow-up
     after all.
     """
-    scores = index.bm25.scores(segment.tokens(previous))
-    if not len(scores) or scores.max() <= 0:
-        return False
-    topic = index.chunks[int(scores.argmax())].path
-    found = [d.path for d in retrieval.docs[:3]]
-    return topic in found
+    topic = index.best_document(previous)
+    return bool(topic) and topic in [d.path for d in retrieval.docs[:3]]
 
 
 def embedded_text(asked: Asked, settings: Settings) -> str:

@@ -31,7 +31,7 @@ def rrf(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, fl
 def search(index: KnowledgeIndex, query: str, vector: list[float], settings: Settings) -> Retrieval:
     """Rank chunks for an already normalised and corrected question."""
     cfg, tuning = settings.retrieval, settings.tuning
-    query_terms = segment.tokens(query)
+    query_terms = segment.tokens(segment.keyword_text(query))
     sparse_all = index.bm25.scores(query_terms, place_weights(query, query_terms, tuning.place_weight))
     sparse_k = min(cfg.sparse_k, len(index.ids))
     sparse_rank = [int(i) for i in np.argsort(-sparse_all)[:sparse_k] if sparse_all[i] > 0]
@@ -71,6 +71,7 @@ def search(index: KnowledgeIndex, query: str, vector: list[float], settings: Set
         dense_top=sims[0] if sims else 0.0,
         dense_margin=(sims[0] - sum(tail) / len(tail)) if sims else 0.0,
         sparse_top=float(sparse_all.max()) if len(sparse_all) else 0.0,
+        vector=tuple(vector),
     )
 
 

@@ -1,4 +1,5 @@
-"""Numbers as residents write them: '2000', '2千', '1.5万', '两千五', '二〇二五'."""
+"""Numbers as residents write them: '2000', '2千', '1.5万', '两千五', '二〇二五' (:func:`cn_number`),
+and quantities made comparable for matching: 22岁 ↔ 二十二周岁, 30天 ↔ 三十日 (:func:`canonical`)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,47 @@ def cn_number(token: str) -> float | None:
         # '两千五' means 2500: a trailing digit is one unit below the last one.
         section += digit * (last_unit // 10 if last_unit >= 100 and token[-2] in _CN_UNITS else 1)
     return float(total + section)
+
+
+# Measure words after a number, and the one form each is compared in.
+_MEASURES = {
+    "周岁": "岁",
+    "岁": "岁",
+    "日": "日",
+    "天": "日",
+    "个工作日": "个工作日",
+    "工作日": "个工作日",
+    "个月": "个月",
+    "年": "年",
+    "元": "元",
+    "块": "元",
+    "倍": "倍",
+    "小时": "小时",
+    "周": "周",
+    "个星期": "周",
+    "星期": "周",
+}
+_MEASURE = "|".join(sorted(_MEASURES, key=len, reverse=True))
+_NUMBER = re.compile(rf"(\d+(?:\.\d+)?|[{CN_NUMERAL_CHARS}]+)\s*({_MEASURE})")
+_DAYS_IN = {"个月": 30, "周": 7}
+
+
+def canonical(text: str) -> str:
+    """``text`` with every counted quantity written as digits and one measure word.
+
+    "二十二周岁" → "22岁", "三十天" → "30日", "一个月" → "30日", "两周" → "14日": up to three months
+    or weeks are counted in days, which is how rules state them ("三十日内"). Dates are left alone:
+    a bare 月 is never a measure ("5月10日").
+    """
+
+    def one(m: re.Match[str]) -> str:
+        value = cn_number(m.group(1))
+        if value is None:
+            return m.group(0)
+        measure = _MEASURES[m.group(2)]
+        if measure in _DAYS_IN and value <= 3:
+            value, measure = value * _DAYS_IN[measure], "日"
+        number = f"{value:g}" if value < 1e15 else m.group(1)  # a huge numeral stays as written
+        return f"{number}{measure}"
+
+    return _NUMBER.sub(one, text)

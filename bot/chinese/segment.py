@@ -10,6 +10,8 @@ import logging
 import re
 from collections.abc import Iterable
 
+from bot.chinese.numerals import canonical
+
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 
@@ -196,6 +198,12 @@ def words(text: str) -> list[str]:
         if tok and tok not in STOPWORDS and (CJK_RUN.search(tok) or _ASCII_WORD.fullmatch(tok)):
             out.append(tok)
     return out
+
+
+def keyword_text(text: str) -> str:
+    """Text as keyword search sees it, in the documents and in questions alike: quantities written
+    one way (二十二周岁 and 22岁 both "22岁", 三十日 and 30天 both "30日")."""
+    return canonical(text)
 
 
 def tokens(text: str, content_words: list[str] | None = None) -> list[str]:

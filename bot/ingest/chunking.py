@@ -6,6 +6,12 @@ most ``max_chars`` characters; a table is cut between rows and every piece keeps
 its header; a long paragraph is cut after 。！？； (LangChain's recursive splitter);
 an FAQ pair (问/答) is always a chunk of its own. Every chunk carries its heading
 path (document title › section › subsection) and no chunk is only a heading.
+
+Regulations are cut by article (RAGFlow's "laws" template is the model): a paragraph opening with
+"第X条" starts an article, and the paragraphs after it (its 款 and numbered items （一）…) belong to it
+until the next article or heading. An article is a chunk of its own, never packed with another, and
+a long one is cut only between a lead-in and the next, never between a sentence ending in "：" and
+the items it introduces; every piece knows its article number.
 """
 
 from __future__ import annotations
@@ -25,12 +31,17 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.、)）]|[（(]\d{1,3}[)）
 _FAQ_QUESTION = re.compile(r"^\s*(?:\*\*)?\s*(?:问|Q)\s*[:：]\s*(?:\*\*)?\s*(.+)$")
 
 
+ARTICLE = re.compile(r"^\s*(第[一二三四五六七八九十百千零〇两]+条)(?:之[一二三四五六七八九十]+)?[\s　]*")
+ITEM = re.compile(r"^\s*[（(](?:[一二三四五六七八九十]+|\d{1,2})[)）]")
+
+
 @dataclass
 class Block:
-    kind: str  # "paragraph" | "list" | "table" | "faq"
+    kind: str  # "paragraph" | "list" | "table" | "faq" | "article"
     lines: list[str]
     heading: tuple[str, ...]
     question: str = ""  # for "faq": the question text
+    article: str = ""  # for "article": its number ("第八条")
 
     @property
     def text(self) -> str:
@@ -101,7 +112,24 @@ def parse_blocks(markdown: str, title: str) -> list[Block]:
             current = Block("paragraph", [], path())
         current.lines.append(line.strip())
     close()
-    return _merge_lists(blocks)
+    return _group_articles(_merge_lists(blocks))
+
+
+def _group_articles(blocks: list[Block]) -> list[Block]:
+    """Join each article's paragraphs (its 款 and items) into one ``article`` block."""
+    out: list[Block] = []
+    current: Block | None = None
+    for block in blocks:
+        opens = ARTICLE.match(block.lines[0]) if block.kind == "paragraph" else None
+        if opens:
+            current = Block("article", list(block.lines), block.heading, article=opens.group(1))
+            out.append(current)
+        elif current is not None and block.heading == current.heading and block.kind != "faq":
+            current.lines.extend(block.lines)
+        else:
+            current = None
+            out.append(block)
+    return out
 
 
 def _merge_lists(blocks: list[Block]) -> list[Block]:
@@ -130,7 +158,7 @@ def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Document]:
     file = FileMeta.from_meta(doc.metadata)
     title = file.title or file.path
     chunks: list[Document] = []
-    for heading, kind, text, question in _pack(parse_blocks(doc.page_content, title), settings):
+    for heading, kind, text, question, article in _pack(parse_blocks(doc.page_content, title), settings):
         heading_path = join_heading(heading)
         chunk = Chunk(
             path=file.path,
@@ -142,6 +170,7 @@ def chunk_document(doc: Document, settings: ChunkingSettings) -> list[Document]:
             kind=kind,
             chunk=len(chunks),
             question=question,
+            article=article,
             ocr=file.ocr,
         )
         chunks.append(Document(page_content=chunk_text(heading_path, text), metadata=chunk.as_meta()))
@@ -153,22 +182,30 @@ def chunk_body(chunk: Document) -> str:
     return body_of(chunk.page_content)
 
 
-def _pack(blocks: list[Block], settings: ChunkingSettings) -> Iterator[tuple[tuple[str, ...], str, str, str]]:
-    """Yield (heading path, kind, text, faq question) chunks."""
+_Packed = tuple[tuple[str, ...], str, str, str, str]  # heading path, kind, text, FAQ question, article
+
+
+def _pack(blocks: list[Block], settings: ChunkingSettings) -> Iterator[_Packed]:
+    """Yield (heading path, kind, text, FAQ question, article) chunks."""
     pending: _Pending | None = None
 
-    def flush() -> Iterator[tuple[tuple[str, ...], str, str, str]]:
+    def flush() -> Iterator[_Packed]:
         nonlocal pending
         if pending is not None and pending.blocks:
             kinds = {b.kind for b in pending.blocks}
             kind = kinds.pop() if len(kinds) == 1 else "text"
-            yield pending.heading, kind, "\n".join(b.text for b in pending.blocks), ""
+            yield pending.heading, kind, "\n".join(b.text for b in pending.blocks), "", ""
         pending = None
 
     for block in blocks:
         if block.kind == "faq":
             yield from flush()
-            yield block.heading, "faq", block.text, block.question
+            yield block.heading, "faq", block.text, block.question, ""
+            continue
+        if block.kind == "article":
+            yield from flush()
+            for part in _split_article(block, settings.max_chars):
+                yield block.heading, "article", part, "", block.article
             continue
         for piece in _split_block(block, settings.max_chars):
             same_section = pending is not None and pending.heading == piece.heading
@@ -195,6 +232,34 @@ def _split_block(block: Block, max_chars: int) -> list[Block]:
     return [
         Block(block.kind, [t.strip()], block.heading) for t in splitter.split_text(block.text) if t.strip()
     ]
+
+
+def _split_article(block: Block, max_chars: int) -> list[str]:
+    """An article's text in pieces of at most ``max_chars`` where it can be cut: never between a
+    lead-in ("…下列证件和书面材料：") and its items. A lead-in with its items longer than that stays
+    whole; a single paragraph longer than three times that is cut after 。！？；."""
+    atoms: list[list[str]] = []
+    for line in block.lines:
+        follows_lead_in = atoms and (
+            ITEM.match(line) and atoms[-1][-1].rstrip().endswith(("：", ":", "；", ";"))
+        )
+        if atoms and (follows_lead_in or (ITEM.match(line) and ITEM.match(atoms[-1][-1]))):
+            atoms[-1].append(line)
+        else:
+            atoms.append([line])
+    pieces: list[str] = []
+    for atom in atoms:
+        text = "\n".join(atom)
+        if len(text) > 3 * max_chars:
+            parts = [b.text for b in _split_block(Block("paragraph", [text], block.heading), max_chars)]
+        else:
+            parts = [text]
+        for part in parts:
+            if pieces and len(pieces[-1]) + len(part) + 1 <= max_chars:
+                pieces[-1] += "\n" + part
+            else:
+                pieces.append(part)
+    return pieces
 
 
 def _split_lines(block: Block, max_chars: int) -> list[Block]:

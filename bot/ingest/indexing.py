@@ -11,12 +11,18 @@ How the pieces fit:
   manager and the collection out of step, resets that side and completes.
 * Vectors go through :class:`CacheBackedEmbeddings` keyed by content hash, so a
   chunk that is already embedded on the other side, or was before, costs no model call.
+* Every chunk is also cut into answer units (:mod:`bot.ingest.units`), embedded into the side's
+  second collection (``<side>__units``) the same way, with its own record-manager namespace; both
+  collections are complete before the pointer flips.
+* Across files: which texts are superseded by newer ones (:mod:`bot.ingest.currency`), which
+  sentences state a standards figure the block has changed (warned, and never quoted).
 * One ingest at a time per data folder (an exclusive ``flock``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -29,23 +35,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
-from langchain_core.stores import ByteStore
 
 from bot import folder, index_store, messages
+from bot.chinese import segment
+from bot.chinese.normalize import BUILTIN_SYNONYMS, read_lexicon
 from bot.config import Settings
 from bot.errors import IngestBusyError, SkipFile, UserError
+from bot.ingest import currency, units
 from bot.ingest.chunking import chunk_document
 from bot.ingest.loaders import knowledge_files, load_file
 from bot.ingest.report import IngestReport, Progress, ProgressBar
+from bot.ingest.vectors import STATE_DB, CountingEmbeddings, SideCollection
 from bot.records import Chunk, FileMeta
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
 
 logger = logging.getLogger(__name__)
-
-STATE_DB = "index.sqlite"
 
 
 @dataclass
@@ -56,6 +62,7 @@ class FileResult:
     skipped: str = ""  # reason, when the file could not be ingested
     warnings: list[str] = field(default_factory=list)  # ingested, but staff should look
     meta: FileMeta | None = None  # what the loaded file says about itself (None when skipped)
+    info: currency.DocInfo | None = None  # what the currency check needs of the loaded document
 
 
 # --- state: the lock, the manifest of what each side holds, the embedding cache -----------------
@@ -118,61 +125,6 @@ def _write_manifest(conn: sqlite3.Connection, key: str, files: dict[str, tuple[s
         )
 
 
-class SqliteByteStore(ByteStore):
-    """A LangChain byte store in the ingest state database (used as the embedding cache)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def mget(self, keys: Sequence[str]) -> list[bytes | None]:
-        found: dict[str, bytes] = {}
-        for start in range(0, len(keys), 500):
-            part = list(keys[start : start + 500])
-            marks = ",".join("?" * len(part))
-            found.update(
-                self.conn.execute(f"SELECT key, value FROM embedding_cache WHERE key IN ({marks})", part)
-            )
-        return [found.get(k) for k in keys]
-
-    def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
-        with self.conn:
-            self.conn.executemany("INSERT OR REPLACE INTO embedding_cache VALUES (?, ?)", key_value_pairs)
-
-    def mdelete(self, keys: Sequence[str]) -> None:
-        with self.conn:
-            self.conn.executemany("DELETE FROM embedding_cache WHERE key = ?", [(k,) for k in keys])
-
-    def yield_keys(self, *, prefix: str | None = None) -> Iterator[str]:
-        rows = self.conn.execute("SELECT key FROM embedding_cache WHERE key LIKE ?", (f"{prefix or ''}%",))
-        for (key,) in rows:
-            yield key
-
-
-class CountingEmbeddings(Embeddings):
-    """Loads the model only when a passage really needs it; counts those and drives the progress bar."""
-
-    def __init__(self, settings: Settings, progress: Any = None) -> None:
-        self.settings = settings
-        self.count = 0
-        self.progress = progress
-
-    @property
-    def inner(self) -> Embeddings:
-        from bot.embeddings import load_embedder
-
-        return load_embedder(self.settings.embedding, self.settings.data_dir)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        vectors = self.inner.embed_documents(texts)
-        self.count += len(texts)
-        if self.progress is not None:
-            self.progress.update(len(texts))
-        return vectors
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.inner.embed_query(text)
-
-
 # --- reading the folder ------------------------------------------------------------------------------
 
 
@@ -185,6 +137,8 @@ def read_folder(
         raise UserError(messages.INGEST_NO_KNOWLEDGE.format(path=root))
     files = knowledge_files(root)
     results: list[FileResult] = []
+    # The bureau's own synonyms are words too: segment chunks as the bot will segment questions.
+    segment.add_words(read_lexicon([BUILTIN_SYNONYMS, root / settings.knowledge.synonyms_file]).canonical)
     for n, path in enumerate(_progress(files, "读取文件", "个", progress)):
         rel = path.relative_to(root).as_posix()
         if listener is not None:
@@ -198,7 +152,8 @@ def read_folder(
         try:
             doc = load_file(path, root, settings.ocr)
             result.meta = FileMeta.from_meta(doc.metadata)
-            result.chunks = chunk_document(doc, settings.chunking)
+            result.chunks = [_with_words(c) for c in chunk_document(doc, settings.chunking)]
+            result.info = currency.DocInfo.of(result.meta, doc.page_content)
             if not result.chunks:
                 result.skipped = messages.SKIP_NO_CHUNKS
             elif FileMeta.from_meta(doc.metadata).standards is not None:
@@ -209,7 +164,23 @@ def read_folder(
             logger.exception("unexpected error loading %s", rel)
             result.skipped = messages.SKIP_UNREADABLE.format(detail=type(exc).__name__)
         results.append(result)
+    served = [r for r in results if not r.skipped]
+    found = currency.superseded([r.info for r in served if r.info is not None])
+    currency.mark({r.path: r.chunks for r in served}, found)
+    standards = units.standards_of(c for r in served for c in r.chunks)
+    for r in served:
+        for unit in units.stale_units(r.chunks, standards):
+            r.warnings.append(messages.INGEST_STALE_FIGURE.format(text=unit.text[:40], detail=unit.stale))
     return results
+
+
+def _with_words(chunk: Document) -> Document:
+    """The chunk with its keyword-search words, segmented once here instead of in every worker."""
+    meta = Chunk.from_meta(chunk.metadata)
+    words = " ".join(segment.words(segment.keyword_text(chunk.page_content)))
+    return Document(
+        page_content=chunk.page_content, metadata=dataclasses.replace(meta, words=words).as_meta()
+    )
 
 
 def _attach_standards(doc: Document, chunks: list[Document]) -> list[str]:
@@ -315,18 +286,15 @@ def _write(
     progress: bool,
     listener: Progress | None = None,
 ) -> None:
-    from langchain_chroma import Chroma
-    from langchain_classic.embeddings import CacheBackedEmbeddings
-    from langchain_classic.indexes import SQLRecordManager
-    from langchain_core.indexing import index
-
     from bot.embeddings import model_id
 
     mid = model_id(settings.embedding)
     sid = index_store.store_id(settings)
     target = index_store.inactive_side(pointer, settings)
-    record_manager = SQLRecordManager(f"{sid}/{target}", db_url=f"sqlite:///{settings.data_dir / STATE_DB}")
-    record_manager.create_schema()
+    sides = [
+        SideCollection(target, f"{sid}/{target}", settings),
+        SideCollection(index_store.units_name(target), f"{sid}/{target}/units", settings),
+    ]
 
     built_with = index_store.side_model(client, target)
     stale_model = built_with is not None and built_with != mid
@@ -335,7 +303,8 @@ def _write(
         # Only the side being written starts over: the served side keeps answering until the flip,
         # and a new model (new vector dimensions) reaches the other side on the ingest after.
         logger.info("resetting %s (rebuild=%s, model %s -> %s)", target, rebuild, built_with, mid)
-        _reset_side(client, record_manager, target)
+        for side in sides:
+            side.reset(client)
         if rebuild:
             with conn:
                 conn.execute("DELETE FROM embedding_cache")
@@ -345,42 +314,18 @@ def _write(
     if not docs:
         report.usable = pointer is not None
         return
+    unit_docs = units.unit_documents(docs, units.standards_of(docs))
 
-    collection = index_store.get_collection(client, target)
-    if collection.count() != len(record_manager.list_keys()):
-        # A killed ingest left this side half-written; start it over (the cache keeps this cheap).
-        logger.warning("collection %s is out of step with its records; resetting it", target)
-        _reset_side(client, record_manager, target)
-
-    bar = ProgressBar(_progress_bar(len(docs), progress), listener, len(docs))
+    bar = ProgressBar(
+        _progress_bar(len(docs) + len(unit_docs), progress), listener, len(docs) + len(unit_docs)
+    )
     counting = CountingEmbeddings(settings, bar)
-    cached = CacheBackedEmbeddings.from_bytes_store(
-        counting, SqliteByteStore(conn), namespace=mid, key_encoder="sha256"
-    )
-    vector_store = Chroma(
-        client=client,
-        collection_name=target,
-        embedding_function=cached,
-        collection_configuration=index_store.HNSW,  # type: ignore[arg-type]
-    )
-    index(
-        docs,
-        record_manager,
-        vector_store,
-        cleanup="full",
-        source_id_key="path",
-        batch_size=256,
-        key_encoder="sha256",
+    count, unit_count = (
+        side.write(client, conn, counting, batch)
+        for side, batch in zip(sides, (docs, unit_docs), strict=True)
     )
     bar.close()
-    written = index_store.get_collection(client, target)
-    written.modify(metadata={index_store.MODEL_KEY: mid})
-    count = written.count()
-    unique = len({_doc_key(d) for d in docs})
-    if count != unique:
-        raise UserError(
-            f"写入后校验失败: 集合 {target} 有 {count} 个片段，应为 {unique} 个。请重新运行导入。"
-        )
+    index_store.get_collection(client, target).modify(metadata={index_store.MODEL_KEY: mid})
 
     # Every file seen, with the chunks it serves (a broken file serves its previous version, or nothing).
     kept = set(report.kept_previous)
@@ -396,14 +341,13 @@ def _write(
             model=mid,
             documents=sum(1 for _, n in files.values() if n),
             chunks=count,
+            units=unit_count,
+            layout=index_store.LAYOUT,
         ),
     )
     report.chunks = count
+    report.units = unit_count
     report.embedded = counting.count
-
-
-def _doc_key(doc: Document) -> tuple[str, str]:
-    return doc.page_content, repr(sorted(doc.metadata.items()))
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
@@ -417,13 +361,6 @@ def _progress_bar(total: int, enabled: bool) -> Any:
         file=sys.stderr,
         leave=False,
     )
-
-
-def _reset_side(client: ClientAPI, record_manager: Any, name: str) -> None:
-    index_store.drop_collection(client, name)
-    keys = record_manager.list_keys()
-    if keys:
-        record_manager.delete_keys(keys)
 
 
 def _carry_forward(
@@ -456,7 +393,7 @@ def is_stale(settings: Settings) -> bool:
     except UserError:
         return True
     pointer = index_store.read_pointer(client, settings)
-    if pointer is None or not (settings.data_dir / STATE_DB).exists():
+    if pointer is None or pointer.layout != index_store.LAYOUT or not (settings.data_dir / STATE_DB).exists():
         return True
     conn = _connect(settings.data_dir)
     try:

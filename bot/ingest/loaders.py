@@ -97,6 +97,8 @@ def load_file(path: Path, root: Path, ocr: OcrSettings | None = None) -> Documen
         sample=parsed.sample,
         format=fmt,
         standards=parsed.standards,
+        superseded_by=parsed.superseded_by,
+        valid_until=parsed.valid_until,
         ocr=parsed.ocr,
     ).as_meta()
     return Document(page_content=text, metadata=metadata)
@@ -140,6 +142,8 @@ def _read_text(data: bytes, *, plain: bool) -> Parsed:
         source=_as_text(front.get("source")),
         sample=_as_bool(front.get("sample")),
         standards=front.get("standards"),
+        superseded_by=_as_text(front.get("superseded_by")),
+        valid_until=_as_date(front.get("valid_until")),
     )
 
 

@@ -28,8 +28,12 @@ class Parsed:
     issued: str = ""
     source: str = ""
     sample: bool = False
-    standards: Any = None  # the front matter's ``standards`` block, validated by bot.services.standards at ingest
+    standards: Any = (
+        None  # the front matter's ``standards`` block, validated by bot.services.standards at ingest
+    )
     ocr: bool = False  # the text was recognised from a scan (bot.ingest.scans)
+    superseded_by: str = ""  # front matter: the file or title of the text in force instead
+    valid_until: str = ""  # front matter: the last day this text applies (ISO)
 
 
 # --- decoding text ---------------------------------------------------------------------------

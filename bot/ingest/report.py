@@ -68,6 +68,7 @@ class IngestReport:
     files: list[FileEntry] = field(default_factory=list)
     directory: list[tuple[str, int]] = field(default_factory=list)  # (meal-site directory file, sites)
     chunks: int = 0
+    units: int = 0  # answer units (each embedded like a chunk)
     embedded: int = 0
     seconds: float = 0.0
     dry_run: bool = False
@@ -141,6 +142,7 @@ class IngestReport:
             "unchanged": len(self.unchanged),
             "skipped": len(self.skipped),
             "chunks": self.chunks,
+            "units": self.units,
         }
         if self.dry_run:
             lines.append(messages.INGEST_DRY_RUN_SUMMARY.format(**counts))
@@ -164,6 +166,7 @@ class IngestReport:
             "directory": [{"path": p, "sites": n} for p, n in self.directory],
             "files": [asdict(f) | {"kept_previous": f.path in kept} for f in self.files],
             "chunks": self.chunks,
+            "units": self.units,
             "embedded": self.embedded,
             "seconds": round(self.seconds, 2),
             "dry_run": self.dry_run,

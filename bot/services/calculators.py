@@ -163,6 +163,16 @@ def meal_subsidy(diner: Diner, std: Standards) -> Result:
 CARE_LEVELS = {"full_self_care": "全自理", "semi_disabled": "半失能", "fully_disabled": "全失能"}
 
 
+def dibao_standard(area: str | None, std: Standards) -> Result:
+    """The 低保 standard itself, as the block publishes it (never an older figure a guide still states)."""
+    areas = [area] if area else ["urban", "rural"]
+    figures = {a: std[f"dibao.{a}"] for a in areas}
+    lines = [messages.CALC_DIBAO_STANDARD.format(area=AREAS[a], amount=_yuan(v)) for a, v in figures.items()]
+    lines.append(messages.CALC_DIBAO_STANDARD_NOTE)
+    lines.append(messages.CALC_SOURCE.format(title=std.title, issued=std.issued))
+    return Result("\n".join(lines), figures)
+
+
 def tekun(area: str | None, care: str | None, std: Standards) -> Result:
     """特困供养: the basic living standard plus the care standard of the self-care assessment."""
     areas = [area] if area else ["urban", "rural"]
@@ -253,13 +263,20 @@ def answer_free_text(question: str, std: Standards | None) -> Result | None:
             return tekun(_area(question), care, std)
     if "临时救助" in question and intents.ASKS_CAP.search(question):
         return temporary_assistance(std)
-    if "残疾" in question and intents.NAMES_DISABILITY_SUBSIDY.search(question) and intents.ASKS_AMOUNT.search(question):
+    if (
+        "残疾" in question
+        and intents.NAMES_DISABILITY_SUBSIDY.search(question)
+        and intents.ASKS_AMOUNT.search(question)
+    ):
         level = _DISABILITY_LEVEL.search(question)
         return disability({"一": 1, "1": 1, "二": 2, "2": 2}[level.group(1)] if level else None, std)
     if intents.ASKS_DIBAO.search(question) and "低保标准" not in question:
         household = read_household(question)
         if household is not None:
             return dibao(household, std)
+    asks_standard = intents.ASKS_DIBAO.search(question) and intents.ASKS_STANDARD.search(question)
+    if asks_standard and "边缘" not in question and read_household(question) is None:
+        return dibao_standard(_area(question), std)
     if intents.ASKS_MEAL_SUBSIDY.search(question):
         diner = read_diner(question)
         if diner is not None:

@@ -1,8 +1,10 @@
 """Questions that belong to another department (报案 → 公安, 婚检 → 卫生健康, 个税 → 税务 …).
 
 The built-in list is ``bot/data/other_departments.txt``; the bureau can add its own lines in
-``knowledge/_other_departments.txt`` (same format). The knowledge folder still wins: a word it
-talks about itself is answered from it.
+``knowledge/_other_departments.txt`` (same format). The knowledge folder still wins where it talks
+about the matter itself: when a found passage names the word *and* at least half of what the
+question asks about ("老人入住养老院前要体检吗" in the care-home guide's 入住 steps). A passing mention
+does not count ("公积金养老金缴纳等信息比对" is no answer on withdrawing one's 公积金 in another city).
 """
 
 from __future__ import annotations
@@ -42,9 +44,23 @@ class Departments:
                 pairs[to_simplified(word).lower()] = department.strip()
         return cls(tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0]))))
 
-    def refer(self, question: str, passages: Sequence[str]) -> Referral | None:
-        """The department for a (normalised) question, unless the found passages cover the matter."""
+    def refer(
+        self, question: str, passages: Sequence[str], words: Sequence[str] = (), covered: float = 0.5
+    ) -> Referral | None:
+        """The department for a (normalised) question, unless the found passages cover the matter.
+
+        ``words`` are the question's content words: a passage covers the matter when it has the
+        department's word and at least the share ``covered`` of those words (without them, any
+        mention does).
+        """
+        asked = [w for w in dict.fromkeys(words) if len(w) >= 2]
         for word, department in self.words:
-            if word in question and not any(word in p for p in passages):
+            if word not in question:
+                continue
+            if not any(word in p and _share(asked, p) >= covered for p in passages):
                 return Referral(department, word)
         return None
+
+
+def _share(words: Sequence[str], text: str) -> float:
+    return sum(w in text for w in words) / len(words) if words else 1.0

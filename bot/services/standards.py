@@ -3,7 +3,9 @@
 Staff keep them in the front matter of ``knowledge/assistance-standards-shanwei.md`` (the
 ``standards`` block) next to the tables that show the same figures. Ingest validates the
 block (:func:`parse`, errors name the key) and warns when a table in the same document
-shows a different figure (:func:`cross_check`). No figure lives in code.
+shows a different figure (:func:`cross_check`), or when any other document still states a figure
+the block has changed (:func:`stale_figures`: the FAQ's "农村每人每月840元" after the rural 低保
+standard went to 880 — ingest names it and no answer quotes it). No figure lives in code.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.chinese.numerals import CN_NUMERAL_CHARS, cn_number
 from bot.records import table_records
 
 # section -> key -> (unit, required). Units are what the bot says after the number.
@@ -148,3 +151,51 @@ def cross_check(standards: Standards, markdown: str) -> list[str]:
                             f"表格中“{label}”为 {shown:g} 元，而 standards.{sec}.{key} 为 {expected:g}，请核对并统一"
                         )
     return warnings
+
+
+@dataclass(frozen=True)
+class Figure:
+    """How a document states one figure of the block in prose: a topic word somewhere around it, a
+    qualifier right before the amount, and words that mean it is about another figure."""
+
+    section: str
+    key: str
+    topic: str  # regex, in the sentence, its FAQ question or its heading
+    qualifier: str  # regex, written at most a few characters before the amount
+    exclude: str = "$^"  # regex: the sentence is about something else
+
+
+_AREA = {"urban": "城镇|城市|市区", "rural": "农村"}
+FIGURES = (
+    *(Figure("dibao", k, "低保|最低生活保障", q, "边缘|特困|1\\.5倍|渐退") for k, q in _AREA.items()),
+    *(Figure("dibao_edge", k, "低保边缘|边缘家庭", q) for k, q in _AREA.items()),
+    *(Figure("tekun_basic", k, "特困", q, "照料|护理|自理|失能") for k, q in _AREA.items()),
+    Figure("tekun_care", "full_self_care", "特困|照料|护理", "全自理"),
+    Figure("tekun_care", "semi_disabled", "特困|照料|护理", "半失能"),
+    Figure("tekun_care", "fully_disabled", "特困|照料|护理", "全失能"),
+    Figure("disability", "living", "残疾", "生活补贴"),
+    Figure("disability", "care_level1", "残疾", "一级"),
+    Figure("disability", "care_level2", "残疾", "二级"),
+)
+_AMOUNT = re.compile(rf"[^。；;！？\n]{{0,10}}?(\d+(?:\.\d+)?|[{CN_NUMERAL_CHARS}]+)\s*元")
+
+
+def stale_figures(standards: Standards, text: str, around: str = "") -> list[str]:
+    """Figures ``text`` states that the block no longer has ("写的是 840 元，standards.dibao.rural 为 880 元").
+
+    ``around`` is what the text stands under: its FAQ question, its heading path.
+    """
+    found: list[str] = []
+    scope = f"{around} {text}"
+    for fig in FIGURES:
+        expected = standards.get(fig.section, fig.key)
+        if expected is None or not re.search(fig.topic, scope) or re.search(fig.exclude, scope):
+            continue
+        for qualifier in re.finditer(fig.qualifier, text):
+            amount = _AMOUNT.match(text, qualifier.end())
+            shown = cn_number(amount.group(1)) if amount else None
+            if shown is not None and shown != expected:
+                found.append(
+                    f"写的是 {shown:g} 元，而 standards.{fig.section}.{fig.key} 为 {expected:g} 元，请核对并更新"
+                )
+    return found

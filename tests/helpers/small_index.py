@@ -7,6 +7,7 @@ vectors by cosine distance, as Chroma's ``query`` does. No model, no Chroma: mil
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,7 +63,16 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 def filler(n: int) -> list[Doc]:
     """``n`` chunks about matters no test asks about, so the test's own words are rare (high idf)."""
-    topics = ["殡葬管理", "地名命名", "社会组织登记", "慈善募捐", "福利彩票", "行政区划", "志愿服务", "救灾物资"]
+    topics = [
+        "殡葬管理",
+        "地名命名",
+        "社会组织登记",
+        "慈善募捐",
+        "福利彩票",
+        "行政区划",
+        "志愿服务",
+        "救灾物资",
+    ]
     return [
         Doc(
             f"other-{i}.md",
@@ -76,13 +86,42 @@ def filler(n: int) -> list[Doc]:
 
 
 def small_index(docs: Sequence[Doc], tuning: TuningSettings | None = None) -> KnowledgeIndex:
-    """A KnowledgeIndex over ``docs`` (ids ``c0``, ``c1``, … in order)."""
+    """A KnowledgeIndex over ``docs`` (ids ``c0``, ``c1``, … in order), with their answer units cut as
+    ingest cuts them; every unit's vector is its chunk's."""
+    import numpy as np
+    from langchain_core.documents import Document
+
+    from bot.index_store import LAYOUT
+    from bot.ingest.units import units_of
+
     ids = [f"c{i}" for i in range(len(docs))]
-    pointer = Pointer("test__blue", 1, "2025-01-01T00:00:00+0800", "test", len({d.path for d in docs}), len(docs))
+    pointer = Pointer(
+        "test__blue",
+        1,
+        "2025-01-01T00:00:00+0800",
+        "test",
+        len({d.path for d in docs}),
+        len(docs),
+        layout=LAYOUT,
+    )
     collection = VectorCollection(ids, [d.vector for d in docs])
     texts = [chunk_text(d.heading, d.body) for d in docs]
+    chunks = [dataclasses.replace(d.chunk, chunk=n) for n, d in enumerate(docs)]
+    units, vectors = [], []
+    for text, chunk, doc in zip(texts, chunks, docs, strict=True):
+        for unit in units_of(Document(page_content=text, metadata=chunk.as_meta())):
+            units.append(unit)
+            vectors.append(doc.vector)
     return KnowledgeIndex(
-        pointer, collection, ids, texts, [d.chunk for d in docs], Lexicon(), tuning or TuningSettings()  # type: ignore[arg-type]
+        pointer,
+        collection,
+        ids,
+        texts,
+        chunks,
+        Lexicon(),
+        tuning or TuningSettings(),  # type: ignore[arg-type]
+        (units, np.asarray(vectors, dtype=np.float32)),
+        np.asarray([d.vector for d in docs], dtype=np.float32),
     )
 
 

@@ -121,7 +121,9 @@ def build_application(
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     application.add_handler(MessageHandler(new_messages & filters.TEXT & ~filters.COMMAND, handlers.on_text))
     application.add_handler(MessageHandler(new_messages & filters.LOCATION, handlers.on_location))
-    application.add_handler(MessageHandler(new_messages & private & filters.COMMAND, handlers.unknown_command))
+    application.add_handler(
+        MessageHandler(new_messages & private & filters.COMMAND, handlers.unknown_command)
+    )
     application.add_handler(MessageHandler(new_messages & private & filters.ATTACHMENT, handlers.on_not_text))
     application.add_error_handler(handlers.on_error)
     return application
