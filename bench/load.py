@@ -134,9 +134,7 @@ class Residents:
         }
 
 
-def closed_loop(
-    embed: Callable[[str], Any], pool: list[str], callers: int, seconds: float
-) -> dict[str, Any]:
+def closed_loop(embed: Callable[[str], Any], pool: list[str], callers: int, seconds: float) -> dict[str, Any]:
     """``callers`` threads calling ``embed`` back to back for ``seconds``: calls/s and CPU ms per call."""
     done = [0]
     lock = threading.Lock()

@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot import messages
 from bot.config import Settings, load_settings
 
 if TYPE_CHECKING:
     from bot.answering.assistant import Assistant
-from bot.errors import UserError
+from bot.errors import UserError, data_fault
 
 logger = logging.getLogger(__name__)
 
@@ -123,11 +124,19 @@ def _admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.verbose)
+    settings: Settings | None = None
     try:
         settings = load_settings(args.config, knowledge=args.knowledge, data=args.data)
         return int(_dispatch(args, settings) or 0)
     except UserError as exc:
         print(f"错误: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a full disk, a read-only mount, a damaged database: one line, not a traceback
+        fault = data_fault(exc, settings.data_dir) if settings is not None else None
+        if fault is None:
+            raise
+        logger.debug("data folder fault", exc_info=exc)
+        print(f"错误: {fault}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(file=sys.stderr)
@@ -253,10 +262,22 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         except (ValueError, KeyError, TypeError) as exc:
             out = {"line": line_no, "error": f"无法解析这一行: {exc}"}
         else:
-            out = assistant.ask(question, history).as_json()
+            out = _ask_line(assistant, line_no, question, history)
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         sys.stdout.flush()
     return 0
+
+
+def _ask_line(assistant: Assistant, line_no: int, question: str, history: list[str]) -> dict[str, object]:
+    """One ``ask --jsonl`` answer; a question that fails is an error line, and the next line is read."""
+    try:
+        return assistant.ask(question, history).as_json()
+    except UserError:  # no index, the store is gone: every later line would fail the same way
+        raise
+    except Exception as exc:
+        logger.error("ask --jsonl line %d failed: %s", line_no, type(exc).__name__)
+        logger.debug("ask --jsonl line %d", line_no, exc_info=exc)
+        return {"line": line_no, "error": messages.ASK_LINE_FAILED.format(error=type(exc).__name__)}
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

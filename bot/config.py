@@ -13,14 +13,14 @@ environment (see :mod:`bot.channels.telegram.app` and :mod:`bot.answering.llm`).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
-import tomllib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.config_toml import build, read_toml
 from bot.errors import UserError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
@@ -39,6 +39,25 @@ class KnowledgeSettings:
 @dataclass(frozen=True)
 class DataSettings:
     dir: Path = Path("data")
+
+
+@dataclass(frozen=True)
+class IngestLimitsSettings:
+    """What one knowledge file may hold ([ingest_limits]); a file over a limit is skipped, with the reason.
+
+    Each limit is checked before the work it bounds: the size before reading, the members of a
+    DOCX/XLSX (from the zip directory) before unpacking, the pages of a PDF before extracting text.
+    """
+
+    max_file_bytes: int = 20_000_000
+    max_unzipped_bytes: int = 100_000_000  # DOCX/XLSX: all members together, as the zip directory declares
+    max_unzipped_xml_bytes: int = 30_000_000  # … and their XML parts, which are parsed (about 10× in memory)
+    max_pdf_pages: int = 500
+    max_html_tags: int = 200_000  # counted before the page is parsed (the parser needs ~10 µs and 1 KB each)
+    max_line_chars: int = 20_000
+    max_chunks_per_file: int = 3_000
+    max_front_matter_bytes: int = 16_384
+    max_front_matter_depth: int = 10  # nesting of lists/tables in the YAML front matter (aliases are refused)
 
 
 @dataclass(frozen=True)
@@ -205,6 +224,9 @@ class TelegramSettings:
     unanswered_days: int = 30
     # Earlier questions older than this are no follow-up context any more.
     history_max_age_minutes: int = 60
+    # Read/write timeout of a Bot API call. A send that times out may still be delivered later, so
+    # the bot then sends no apology after it (the apology could arrive before the late answer).
+    api_timeout_seconds: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -214,6 +236,14 @@ class WebSettings:
     requests_per_minute: int = 20
     max_concurrent_answers: int = 4
     max_body_bytes: int = 16384
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (e.g.
+    # ["127.0.0.1"] behind nginx on the same machine). Empty: the connecting address is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    header_timeout_seconds: float = 10.0  # a request's headers must arrive within this, or it is closed
+    body_timeout_seconds: float = 20.0  # and its body within this after the headers
+    keep_alive_seconds: int = 5  # an idle kept-alive connection is closed after this
+    max_connections: int = 1000  # open connections; past it the oldest idle one is closed
+    max_header_bytes: int = 16384  # request line and headers together
 
 
 @dataclass(frozen=True)
@@ -296,6 +326,7 @@ class LLMSettings:
 class Settings:
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     data: DataSettings = field(default_factory=DataSettings)
+    ingest_limits: IngestLimitsSettings = field(default_factory=IngestLimitsSettings)
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
@@ -338,17 +369,18 @@ def load_settings(
     env = os.environ if environ is None else environ
     if path is None:
         path = DEFAULT_CONFIG
-        raw: dict[str, Any] = _read_toml(path) if path.exists() else {}
+        raw: dict[str, Any] = read_toml(path) if path.exists() else {}
     else:
         if not path.is_file():
             raise UserError(f"配置文件不存在: {path}")
-        raw = _read_toml(path)
-    settings: Settings = _build(Settings, raw, "")
+        raw = read_toml(path)
+    settings: Settings = build(Settings, raw, "")
     base = path.resolve().parent
     knowledge_dir = knowledge if knowledge is not None else _under(base, settings.knowledge.dir)
     data_dir = data if data is not None else _under(base, settings.data.dir)
     _check_llm(settings.llm)
     _check_wechat(settings.wechat)
+    _check_limits(settings)
     store = settings.store
     if env.get("CHROMA_URL"):
         store = dataclasses.replace(store, url=env["CHROMA_URL"])
@@ -385,69 +417,26 @@ def _check_wechat(wechat: WechatSettings) -> None:
             raise UserError(f"配置项 wechat.{key} 应大于 0")
 
 
+def _check_limits(settings: Settings) -> None:
+    """Limits and timeouts are counts and durations: zero or less would refuse everything or nothing."""
+    for f in dataclasses.fields(settings.ingest_limits):
+        if getattr(settings.ingest_limits, f.name) <= 0:
+            raise UserError(f"配置项 ingest_limits.{f.name} 应大于 0")
+    for key in ("header_timeout_seconds", "body_timeout_seconds", "keep_alive_seconds", "max_connections"):
+        if getattr(settings.web, key) <= 0:
+            raise UserError(f"配置项 web.{key} 应大于 0")
+    for proxy in settings.web.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise UserError(
+                f"配置项 web.trusted_proxies 中的 {proxy!r} 不是 IP 地址或网段（如 127.0.0.1、10.0.0.0/8）"
+            ) from None
+    if settings.web.max_header_bytes < 1024:
+        raise UserError("配置项 web.max_header_bytes 应不小于 1024")
+    if settings.telegram.api_timeout_seconds <= 0:
+        raise UserError("配置项 telegram.api_timeout_seconds 应大于 0")
+
+
 def _under(base: Path, p: Path) -> Path:
     return p if p.is_absolute() else base / p
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"配置文件 {path} 不是有效的 TOML: {exc}") from None
-    except OSError as exc:
-        raise UserError(f"无法读取配置文件 {path}: {exc.strerror}") from None
-
-
-def _build(cls: type[Any], raw: Any, prefix: str) -> Any:
-    """Instantiate dataclass ``cls`` from a TOML table, naming the first bad key."""
-    where = prefix.rstrip(".") or "配置文件顶层"
-    if not isinstance(raw, dict):
-        raise UserError(f"配置项 {where} 应当是一个表（[section]）")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in known:
-            raise UserError(f"未知的配置项 {prefix}{key}（可用: {', '.join(sorted(known))}）")
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in raw:
-            continue
-        hint = hints[f.name]
-        value = raw[f.name]
-        name = prefix + f.name
-        if dataclasses.is_dataclass(hint):
-            values[f.name] = _build(typing.cast(type[Any], hint), value, name + ".")
-        else:
-            values[f.name] = _coerce(hint, value, name)
-    return cls(**values)
-
-
-def _coerce(hint: Any, value: Any, name: str) -> Any:
-    origin = typing.get_origin(hint)
-    if hint is Path:
-        if isinstance(value, str) and value:
-            return Path(value)
-    elif origin is tuple:
-        (item,) = {a for a in typing.get_args(hint) if a is not Ellipsis}
-        if isinstance(value, list) and all(_is(item, v) for v in value):
-            return tuple(value)
-    elif hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif (isinstance(hint, type) and _is(hint, value)) or isinstance(hint, types.UnionType):
-        return value
-    raise UserError(f"配置项 {name} 的值 {value!r} 类型不对（应为 {_type_name(hint)}）")
-
-
-def _is(t: type[Any], v: Any) -> bool:
-    if t is int:
-        return isinstance(v, int) and not isinstance(v, bool)
-    return isinstance(v, t)
-
-
-def _type_name(hint: Any) -> str:
-    names = {str: "字符串", int: "整数", float: "数字", bool: "true/false", Path: "路径字符串"}
-    if typing.get_origin(hint) is tuple:
-        return "列表"
-    return names.get(hint, str(hint))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot import index_store, messages
+from bot import index_store, staff_messages
 from bot.answering.assistant import Assistant
 from bot.calibration import calibrate, fit_answers, holds
 from bot.config import Settings
@@ -245,7 +245,7 @@ class PlainLangChain:
         pointer = index_store.read_pointer(client, settings)
         if pointer is None:
             raise IndexMissingError(
-                messages.NO_INDEX.format(knowledge=settings.knowledge_dir, data=settings.data_dir)
+                staff_messages.NO_INDEX.format(knowledge=settings.knowledge_dir, data=settings.data_dir)
             )
         self.max_chars = settings.answer.max_chars
         # Our embedder, always: without one Chroma would embed queries with its own default model.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from bot.config import Settings
-from bot.errors import StoreUnavailableError, UserError
+from bot.errors import StoreUnavailableError, UserError, data_fault
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -111,6 +111,9 @@ def open_client(settings: Settings) -> ClientAPI:
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as exc:
+        fault = data_fault(exc, settings.data_dir)  # a full disk must not be answered with "delete it"
+        if fault is not None:
+            raise fault from None
         raise UserError(
             f"无法打开本地向量库 {path}: {exc}。请检查目录权限，或删除该目录后重新导入。"
         ) from None

@@ -48,6 +48,14 @@ ILLEGAL = "这个请求我不能协助。伪造证件、骗取救助属于违法
 ERROR_APOLOGY = "抱歉，系统暂时出了点问题，请稍后再试；急事请拨打 {hotline} 热线。"
 STORE_DOWN = "抱歉，知识库暂时无法访问，请稍后再试；急事请拨打 {hotline} 热线或 {bureau_phone}。"
 
+# --- what stored questions show instead of personal details (bot/state/privacy.py; staff read these) ---
+
+REDACTED_NUMBER = "［号码已隐去］"
+REDACTED_EMAIL = "［邮箱已隐去］"
+REDACTED_ACCOUNT = "［账号已隐去］"
+REDACTED_ADDRESS = "［门牌已隐去］"
+REDACTED_NAME = "［姓名已隐去］"
+
 # --- console ---------------------------------------------------------------------------------
 
 CONSOLE_WELCOME = (
@@ -70,52 +78,7 @@ CONSOLE_WIZARD_OPEN = "（测算还在进行：{prompt} 输入 /cancel 可以退
 CONSOLE_UNKNOWN_COMMAND = "没有 {command} 这个命令。输入 /help 查看可以用的命令。"
 CONSOLE_PROMPT = "您的问题> "
 CONSOLE_BYE = "再见！"
-
-# --- ingest (staff-facing) ------------------------------------------------------------------
-
-SKIP_EMPTY = "文件是空的"
-SKIP_UNSUPPORTED = "不支持的文件类型 {suffix}（支持: {supported}）"
-SKIP_UNDECODABLE = "无法识别文字编码（已尝试 UTF-8、UTF-16、GB18030）"
-SKIP_CORRUPT_PDF = "PDF 文件损坏或无法解析"
-SKIP_NO_TEXT_PDF = "PDF 没有文字层（可能是扫描件），请提供可复制文字的版本"
-SKIP_CORRUPT_DOCX = "DOCX 文件损坏或无法解析"
-SKIP_CORRUPT_XLSX = "XLSX 文件损坏或无法解析"
-SKIP_BAD_FRONT_MATTER = "文件头部的 YAML 信息格式错误: {detail}"
-SKIP_BAD_STANDARDS = "standards 数据有误，计算器不会使用这一版: {detail}"
-SKIP_NO_CHUNKS = "没有可用的正文内容"
-SKIP_UNREADABLE = "无法读取文件: {detail}"
-SKIP_BAD_SIDECAR = "说明文件 {name} 有误: {detail}"
-SKIP_CORRUPT_IMAGE = "图片文件损坏或无法解析"
-SKIP_IMAGE_TOO_LARGE = "图片太大（{width}×{height} 像素），请缩小后再上传"
-SKIP_OCR_NOTHING = "扫描件中没有识别出文字（可能太模糊），请提供清晰的扫描件或可复制文字的版本"
-SKIP_OCR_TOO_MANY_PAGES = "扫描件有 {pages} 页，超过文字识别的上限 {limit} 页，请拆分后再上传"
-SKIP_OCR_DISABLED = "图片需要文字识别，但配置中 [ocr] enabled = false"
-
-INGEST_BUSY = "另一个导入任务正在运行（{lock}），请等它完成后再试。"
-INGEST_NO_KNOWLEDGE = "知识库目录不存在: {path}"
-INGEST_NOTHING = "知识库目录 {path} 中没有可导入的文件，未更新索引。"
-INGEST_SUMMARY = (
-    "导入完成: 新增 {added}，更新 {updated}，删除 {removed}，未变 {unchanged}，跳过 {skipped} 个文件；"
-    "共 {chunks} 个片段、{units} 个回答单元，本次新计算向量 {embedded} 个，用时 {seconds:.1f} 秒。"
-)
-INGEST_DRY_RUN_SUMMARY = (
-    "试运行（未写入索引）: 将新增 {added}，更新 {updated}，删除 {removed}，未变 {unchanged}，跳过 {skipped} 个文件；"
-    "共 {chunks} 个片段。"
-)
-INGEST_ADDED_LINE = "  新增 {path}"
-INGEST_UPDATED_LINE = "  更新 {path}"
-INGEST_REMOVED_LINE = "  删除 {path}"
-INGEST_UNCHANGED_LINE = "  未变 {count} 个: {paths}"
-INGEST_OCR = "（扫描件，已识别文字）"
-INGEST_DIRECTORY_LINE = "  长者饭堂名录: {path}（{sites} 个点位）"
-INGEST_DIRECTORY_COLUMNS = "长者饭堂名录缺少这些列: {columns}（列名应与 Markdown 名录相同）"
-INGEST_DIRECTORY_SEVERAL = "有多个长者饭堂名录文件（{names}），都会使用；同名点位只取一次"
-INGEST_SKIPPED_LINE = "  跳过 {path}: {reason}"
-INGEST_KEPT_PREVIOUS = "（继续使用上一版内容）"
-INGEST_WARNING_LINE = "  注意 {path}: {warning}"
-INGEST_STALE_FIGURE = "“{text}”{detail}（这句话在更新前不会用于回答）"
-OLD_INDEX = "索引是旧版本的格式: 请重新运行 `python ingest.py --knowledge {knowledge} --data {data}`（已缓存的向量不会重新计算）。"
-NO_INDEX = "还没有索引: 请先运行 `python ingest.py --knowledge {knowledge} --data {data}`。"
+ASK_LINE_FAILED = "这一行的问题处理失败（{error}），已跳过，继续处理下一行"  # ask --jsonl
 
 # --- Telegram ------------------------------------------------------------------------------
 # Plain text: the Telegram channel escapes these before adding its own HTML.
@@ -188,6 +151,7 @@ TG_FEEDBACK_THANKS = "谢谢您的反馈！"
 TG_FEEDBACK_SORRY = "谢谢反馈，我们会改进。需要人工帮助可以点“转人工”。"
 TG_FEEDBACK_DUPLICATE = "您已经评价过这条回答了。"
 TG_FEEDBACK_UNKNOWN = "这条回答已过期，无法评价。"
+TG_FEEDBACK_UNAVAILABLE = "抱歉，暂时无法记录您的评价，请稍后再试。"
 TG_SOURCE_NONE = "这条回答没有可查看的原文。"
 TG_SOURCE_GONE = "这条回答的原文已不在当前知识库中（知识库可能已更新），请重新提问。"
 TG_SOURCE_HEADING = "原文摘录"
@@ -232,6 +196,15 @@ CALC_DIBAO_CAVEAT = (
     "带上家庭成员身份证或户口簿、家庭经济状况核对授权书、收入情况说明等材料，也可通过“粤省事”在线申请。"
 )
 CALC_SOURCE = "依据：《{title}》（{issued}）。"
+# A figure in the question that no calculation takes: say what it takes, ask again, never guess.
+CALC_SIZE_OUT_OF_RANGE = (
+    "家庭人口请说 1 到 {max_size} 之间的整数，我再帮您估算，例如“城镇3口人每月总收入2000元，能申请低保吗？”"
+)
+CALC_INCOME_OUT_OF_RANGE = (
+    "您说的收入数字太大了，我没法据此估算（全家每月收入不超过 {max_income} 元时才能算）。"
+    "请核对后再问，例如“城镇3口人每月总收入2000元，能申请低保吗？”；也可以发送 /check 一步步填写。"
+)
+CALC_AGE_OUT_OF_RANGE = "年龄请说 1 到 {max_age} 之间的周岁，我再帮您看助餐补贴，例如“我妈72岁，吃饭补多少？”"
 CALC_MEAL_CLASS = "· 属于助餐补贴{cls}类（{why}），每餐补贴{subsidy}元。"
 CALC_MEAL_PRICE = "· 以标准午餐{price}元计，个人每餐支付约{pay}元。"
 CALC_MEAL_CAVEAT = (
@@ -278,6 +251,7 @@ WEB_FEEDBACK_THANKS = "谢谢您的反馈！"
 WEB_FEEDBACK_SORRY = "谢谢反馈，我们会改进。需要人工帮助请拨打 {hotline} 热线或 {bureau_phone}。"
 WEB_FEEDBACK_DUPLICATE = "您已经评价过这条回答了。"
 WEB_FEEDBACK_UNKNOWN = "这条回答已过期，无法评价。"
+WEB_FEEDBACK_UNAVAILABLE = "抱歉，暂时无法记录您的评价，请稍后再试；需要人工帮助请拨打 {hotline} 热线。"
 WEB_NETWORK_ERROR = "网络连接出了问题，请检查网络后再试；急事请拨打 {hotline} 热线。"
 WEB_NOSCRIPT = "本页面需要启用 JavaScript。也可以直接拨打 {hotline} 热线或 {bureau_phone} 咨询。"
 
@@ -335,6 +309,7 @@ WX_FEEDBACK_HINT = "这条回答有帮助吗？回复 1 表示有帮助，回复
 WX_FEEDBACK_THANKS = "谢谢您的反馈！"
 WX_FEEDBACK_SORRY = "谢谢反馈，我们会改进。需要人工帮助请拨打 {hotline} 热线或 {bureau_phone}。"
 WX_FEEDBACK_DUPLICATE = "您已经评价过这条回答了。"
+WX_FEEDBACK_UNAVAILABLE = "抱歉，暂时无法记录您的评价，请稍后再试；需要人工帮助请拨打 {hotline} 热线。"
 WX_FEEDBACK_NONE = "现在没有可以评价的回答。请直接输入您想咨询的民政问题，例如：“低保怎么申请？”"
 WX_NOT_TEXT = (
     "抱歉，我暂时只能看懂文字和语音。请用文字描述您想咨询的民政问题，"
@@ -381,6 +356,7 @@ WIZ_CANCELLED = "好的，已取消测算。想再算一次，请发送 /check�
 WIZ_CANCEL_HINT = "（随时发送“取消”或 /cancel 可以退出测算）"
 WIZ_NOT_A_NUMBER = "抱歉，“{text}”我没有看懂成数字。"
 WIZ_NEGATIVE = "数字不能是负数。"
+WIZ_NUMBER_TOO_LARGE = "这个数字太大了，请核对后重新输入。"
 WIZ_SIZE_RANGE = "家庭人口请填 1 到 20 之间的整数。"
 WIZ_SIZE_WHOLE = "家庭人口请填整数，例如 4。"
 WIZ_INCOME_RANGE = "这个收入数额似乎太大了，请填写全家每月的总收入（元）。"

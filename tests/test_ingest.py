@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import index_store, messages
+from bot import index_store, staff_messages
 from bot.config import Settings
 from bot.ingest.indexing import CountingEmbeddings, ingest_lock, is_stale, read_folder
 from bot.ingest.loaders import knowledge_files
@@ -191,11 +191,14 @@ def test_a_gb18030_text_file_is_ingested_and_answered(ingested_copy: KnowledgeBa
 # --- broken files --------------------------------------------------------------------------------------
 
 BROKEN = {
-    "notice-scan.pdf": (b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog broken", messages.SKIP_CORRUPT_PDF),
-    "table.docx": (b"PK\x03\x04 this is not really a zip archive", messages.SKIP_CORRUPT_DOCX),
-    "draft.md": (b"", messages.SKIP_EMPTY),
-    "photo.jpg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", messages.SKIP_CORRUPT_IMAGE),  # a scan, but damaged
-    "garbled.txt": (bytes(range(256)) * 8, messages.SKIP_UNDECODABLE),
+    "notice-scan.pdf": (b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog broken", staff_messages.SKIP_CORRUPT_PDF),
+    "table.docx": (b"PK\x03\x04 this is not really a zip archive", staff_messages.SKIP_CORRUPT_DOCX),
+    "draft.md": (b"", staff_messages.SKIP_EMPTY),
+    "photo.jpg": (
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
+        staff_messages.SKIP_CORRUPT_IMAGE,
+    ),  # a scan, but damaged
+    "garbled.txt": (bytes(range(256)) * 8, staff_messages.SKIP_UNDECODABLE),
 }
 
 
@@ -233,7 +236,7 @@ def test_a_file_that_breaks_keeps_its_previous_version_served(ingested_copy: Kno
         report = kb.ingest()
         assert report.kept_previous == [name]
         assert [path for path, _ in report.skipped] == [name]
-        assert report.skipped[0][1].startswith(messages.SKIP_BAD_FRONT_MATTER.split("{")[0])
+        assert report.skipped[0][1].startswith(staff_messages.SKIP_BAD_FRONT_MATTER.split("{")[0])
         assert f"跳过 {name}" in report.summary() and "继续使用上一版内容" in report.summary()
         assert report.updated == [] and report.removed == []
         pointer, paths = served(kb.settings)

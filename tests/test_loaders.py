@@ -15,7 +15,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
-from bot import messages
+from bot import staff_messages
 from bot.errors import SkipFile
 from bot.ingest.loaders import SUPPORTED_SUFFIXES, decode_text, knowledge_files, load_file
 
@@ -159,7 +159,7 @@ def test_decode_rejects_undecodable_and_binary_bytes() -> None:
     for data in (garbage, bytes(range(1, 32)) * 10, b"\x00\x00\x01\x00" * 50):
         with pytest.raises(SkipFile) as info:
             decode_text(data)
-        assert info.value.reason == messages.SKIP_UNDECODABLE
+        assert info.value.reason == staff_messages.SKIP_UNDECODABLE
 
 
 # --- HTML --------------------------------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_pdf_metadata_title(tmp_path: Path) -> None:
 def test_pdf_without_text_layer(tmp_path: Path) -> None:
     path = make_pdf(tmp_path / "scan.pdf", [[]])
     # No text layer: the page is read by OCR (tests/test_scans.py), and a blank page gives nothing.
-    assert skip_reason(path, tmp_path) == messages.SKIP_OCR_NOTHING
+    assert skip_reason(path, tmp_path) == staff_messages.SKIP_OCR_NOTHING
 
 
 def test_pdf_locked_only_against_editing_is_read(tmp_path: Path) -> None:
@@ -264,7 +264,7 @@ def test_pdf_locked_only_against_editing_is_read(tmp_path: Path) -> None:
 
 def test_pdf_needing_a_password_is_skipped(tmp_path: Path) -> None:
     path = make_pdf(tmp_path / "secret.pdf", [["加密的通知"]], password="secret")
-    assert skip_reason(path, tmp_path) == messages.SKIP_CORRUPT_PDF
+    assert skip_reason(path, tmp_path) == staff_messages.SKIP_CORRUPT_PDF
 
 
 def test_broken_pdfs_are_skipped_quietly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -272,8 +272,8 @@ def test_broken_pdfs_are_skipped_quietly(tmp_path: Path, caplog: pytest.LogCaptu
     truncated = write(tmp_path, "truncated.pdf", good[: len(good) // 3])
     garbage = write(tmp_path, "garbage.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 4)
     caplog.set_level(logging.DEBUG)
-    assert skip_reason(truncated, tmp_path) == messages.SKIP_CORRUPT_PDF
-    assert skip_reason(garbage, tmp_path) == messages.SKIP_CORRUPT_PDF
+    assert skip_reason(truncated, tmp_path) == staff_messages.SKIP_CORRUPT_PDF
+    assert skip_reason(garbage, tmp_path) == staff_messages.SKIP_CORRUPT_PDF
     assert not [r for r in caplog.records if r.name.startswith("pypdf") and r.levelno < logging.ERROR]
 
 
@@ -319,13 +319,13 @@ def test_gbk_csv_becomes_one_table(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
-        ("broken.docx", b"PK\x03\x04 this is not really a zip", messages.SKIP_CORRUPT_DOCX),
-        ("broken.xlsx", b"not a workbook at all", messages.SKIP_CORRUPT_XLSX),
-        ("random.txt", b"\x80\xff" * 20, messages.SKIP_UNDECODABLE),
-        ("empty.md", b"", messages.SKIP_EMPTY),
-        ("blank.md", b" \n\t\r\n  \n", messages.SKIP_EMPTY),
-        ("only-front-matter.md", "---\ntitle: 空文档\n---\n\n".encode(), messages.SKIP_EMPTY),
-        ("empty.csv", b",,\n,,\n", messages.SKIP_EMPTY),
+        ("broken.docx", b"PK\x03\x04 this is not really a zip", staff_messages.SKIP_CORRUPT_DOCX),
+        ("broken.xlsx", b"not a workbook at all", staff_messages.SKIP_CORRUPT_XLSX),
+        ("random.txt", b"\x80\xff" * 20, staff_messages.SKIP_UNDECODABLE),
+        ("empty.md", b"", staff_messages.SKIP_EMPTY),
+        ("blank.md", b" \n\t\r\n  \n", staff_messages.SKIP_EMPTY),
+        ("only-front-matter.md", "---\ntitle: 空文档\n---\n\n".encode(), staff_messages.SKIP_EMPTY),
+        ("empty.csv", b",,\n,,\n", staff_messages.SKIP_EMPTY),
     ],
 )
 def test_broken_files_are_skipped_with_reason(tmp_path: Path, name: str, data: bytes, reason: str) -> None:
@@ -334,7 +334,7 @@ def test_broken_files_are_skipped_with_reason(tmp_path: Path, name: str, data: b
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
     reason = skip_reason(write(tmp_path, "photo.HEIC", b"\x00\x00\x00\x18ftypheic"), tmp_path)
-    assert reason == messages.SKIP_UNSUPPORTED.format(
+    assert reason == staff_messages.SKIP_UNSUPPORTED.format(
         suffix=".HEIC", supported=", ".join(sorted(SUPPORTED_SUFFIXES))
     )
     assert ".docx" in reason
@@ -342,7 +342,7 @@ def test_unsupported_suffix(tmp_path: Path) -> None:
 
 def test_malformed_front_matter(tmp_path: Path) -> None:
     bad_yaml = write(tmp_path, "bad.md", "---\ntitle: 低保\ncategory: [assistance\n---\n正文\n")
-    assert skip_reason(bad_yaml, tmp_path).startswith(messages.SKIP_BAD_FRONT_MATTER.split("{")[0])
+    assert skip_reason(bad_yaml, tmp_path).startswith(staff_messages.SKIP_BAD_FRONT_MATTER.split("{")[0])
     unclosed = write(tmp_path, "unclosed.md", "---\ntitle: 低保\n正文没有结束行\n")
     assert "缺少结束的 --- 行" in skip_reason(unclosed, tmp_path)
     bad_date = write(tmp_path, "date.md", "---\nissued: 2025-13-01\n---\n正文\n")
@@ -352,7 +352,7 @@ def test_malformed_front_matter(tmp_path: Path) -> None:
 def test_unreadable_file(tmp_path: Path) -> None:
     folder = tmp_path / "folder.md"
     folder.mkdir()
-    assert skip_reason(folder, tmp_path).startswith(messages.SKIP_UNREADABLE.split("{")[0])
+    assert skip_reason(folder, tmp_path).startswith(staff_messages.SKIP_UNREADABLE.split("{")[0])
 
 
 # --- the folder ------------------------------------------------------------------------------

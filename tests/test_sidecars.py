@@ -9,7 +9,7 @@ from pathlib import Path
 import docx
 import pytest
 
-from bot import messages
+from bot import staff_messages
 from bot.errors import SkipFile
 from bot.ingest.loaders import load_file
 from bot.records import FileMeta
@@ -73,5 +73,5 @@ def test_a_broken_sidecar_skips_the_file_with_the_reason(tmp_path: Path) -> None
     (tmp_path / "notice.docx.meta.yaml").write_text("issued: 2025-02-30\n", encoding="utf-8")
     with pytest.raises(SkipFile) as caught:
         load_file(tmp_path / "notice.docx", tmp_path)
-    assert caught.value.reason.startswith(messages.SKIP_BAD_SIDECAR.split("{")[0])
+    assert caught.value.reason.startswith(staff_messages.SKIP_BAD_SIDECAR.split("{")[0])
     assert "notice.docx.meta.yaml" in caught.value.reason

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import UserError
 from bot.state.database import State
 from bot.state.privacy import REDACTED, load_salt, redact
 from bot.state.rate_limit import RateLimiter
@@ -66,7 +67,7 @@ def test_salt_is_random_private_and_stable(tmp_path: Path) -> None:
     load_salt(tmp_path / "one")
     assert (tmp_path / "one" / "salt").stat().st_mode & 0o777 == 0o600
     (tmp_path / "one" / "salt").write_text("")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(UserError, match="salt"):  # one 错误: line naming the file and the fix
         load_salt(tmp_path / "one")
 
 

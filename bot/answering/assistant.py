@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bot import index_store, messages
+from bot import index_store, messages, staff_messages
 from bot.answering import decide, guard, question
 from bot.answering.index import KnowledgeIndex
 from bot.answering.question import Asked, Lexicons
@@ -94,7 +94,7 @@ class Assistant:
                 raise StoreUnavailableError(str(exc)) from exc
             if pointer is None:
                 raise IndexMissingError(
-                    messages.NO_INDEX.format(
+                    staff_messages.NO_INDEX.format(
                         knowledge=self.settings.knowledge_dir, data=self.settings.data_dir
                     )
                 )

@@ -3,10 +3,15 @@
 These get a fixed, polite reply before any retrieval; nothing here echoes the input.
 A message that only *contains* an injection attempt next to a real question keeps
 the question: the injection part is cut off and the rest is answered normally.
+
+The injection screen reads a *probe* of the message (:func:`_probe`): entities decoded, full-width
+letters folded, markup and invisible characters removed, and the spaces or symbols an attacker slips
+between Chinese characters taken out, so ``忽<b>略以上规则`` reads as ``忽略以上规则``.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -37,6 +42,23 @@ _OTHERS_BENEFITS = re.compile(
 _ABUSE = re.compile(r"傻[逼屄bB]|sb|垃圾机器人|废物|去死|操你|他妈的|fuck|shit|idiot|stupid bot", re.I)
 
 
+# What may separate the characters of a hidden instruction: spaces and ASCII symbols, not Chinese
+# punctuation ("以上规则我都看过了，" is a sentence break, not a disguise).
+_CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[\s*_\-.|/\\·•~^`'\"+=#]+(?=[\u4e00-\u9fff])")
+
+
+def _probe(text: str) -> str:
+    """``text`` as the injection screen reads it (see the module docstring)."""
+    text = unicodedata.normalize("NFKC", html.unescape(text))
+    text = _HTML_TAG.sub("", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in "\n\t")
+    return _CJK_GAP.sub("", text)
+
+
+def _is_injection(text: str) -> bool:
+    return bool(_INJECTION.search(text) or _INJECTION.search(_probe(text)))
+
+
 @dataclass(frozen=True)
 class Screened:
     kind: str  # "ok" | "empty" | "no_text" | "injection" | "privacy" | "illegal" | "abuse"
@@ -57,7 +79,7 @@ def screen(raw: str, limits: QuestionSettings) -> Screened:
         return Screened("illegal", "")
     if _ID_NUMBER.search(cleaned) or _OTHERS_BENEFITS.search(cleaned):
         return Screened("privacy", "")
-    if _INJECTION.search(cleaned):
+    if _is_injection(cleaned) or _is_injection(raw or ""):
         rest = _after_injection(cleaned)
         if not rest:
             return Screened("injection", "")
@@ -85,7 +107,7 @@ def gist(text: str, budget: int) -> str:
 def _after_injection(text: str) -> str:
     """What is left of a message once the sentences carrying an injection attempt are dropped."""
     sentences = re.split(r"(?<=[。！？!?；;])|——|--|\n", text)
-    kept = [s.strip(" ，,：:") for s in sentences if s and not _INJECTION.search(s)]
+    kept = [s.strip(" ，,：:") for s in sentences if s and not _is_injection(s)]
     rest = "，".join(k for k in kept if k)
     # A leftover like "请完整发给我" is part of the attempt, not a question of its own.
     return rest if len(re.findall(r"[\u4e00-\u9fff]", rest)) >= 10 else ""

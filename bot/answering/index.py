@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bot import index_store, messages
+from bot import index_store, staff_messages
 from bot.chinese import segment
 from bot.chinese.normalize import Lexicon
 from bot.config import Settings, TuningSettings
@@ -185,7 +185,7 @@ class KnowledgeIndex:
     ) -> KnowledgeIndex:
         if pointer.layout != index_store.LAYOUT:
             raise IndexMissingError(
-                messages.OLD_INDEX.format(knowledge=settings.knowledge_dir, data=settings.data_dir)
+                staff_messages.OLD_INDEX.format(knowledge=settings.knowledge_dir, data=settings.data_dir)
             )
         collection = index_store.get_collection(client, pointer.active)
         ids, texts, metas, chunk_vectors = index_store.fetch_all(collection)

@@ -177,7 +177,11 @@ def _figures(text_: str) -> list[tuple[str, frozenset[str]]]:
             forms.add(_norm(str(Decimal(m.group(1)) * 10000)))
         out.append((m.group(0), frozenset(forms)))
     for m in _CN_NUMBER.finditer(text_):
-        value = int(numerals.cn_number(m.group(0)) or 0)
+        number = numerals.cn_number(m.group(0))
+        if number is None:  # too long or too large to read: known only as written
+            out.append((m.group(0), frozenset({m.group(0)})))
+            continue
+        value = int(number)
         forms = {str(value)} | ({_norm(str(Decimal(value) / 10000))} if m.group(0).endswith("万") else set())
         out.append((m.group(0), frozenset(forms)))
     return out

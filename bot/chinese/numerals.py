@@ -1,8 +1,13 @@
 """Numbers as residents write them: '2000', '2千', '1.5万', '两千五', '二〇二五' (:func:`cn_number`),
-and quantities made comparable for matching: 22岁 ↔ 二十二周岁, 30天 ↔ 三十日 (:func:`canonical`)."""
+and quantities made comparable for matching: 22岁 ↔ 二十二周岁, 30天 ↔ 三十日 (:func:`canonical`).
+
+Whatever a resident types, :func:`cn_number` returns a finite number between 0 and
+:data:`MAX_NUMBER`, or None: 309 × "九" once became ``inf`` and crashed the 低保 calculator.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 
 _CN_DIGITS = {
@@ -22,14 +27,27 @@ _CN_DIGITS = {
 }
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10**4, "亿": 10**8}
 CN_NUMERAL_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS)
+MAX_NUMBER = 10**12  # far above any income, age or household size; below float's exact integers
+MAX_TOKEN_CHARS = 24  # a longer "number" is read as none (the digits of 10**12 in any notation fit)
 
 
 def cn_number(token: str) -> float | None:
-    """'2000' '2千' '1.5万' '两千五' '四' '十二' '二〇二五' → a number (None when it is not one)."""
+    """'2000' '2千' '1.5万' '两千五' '四' '十二' '二〇二五' → a number.
+
+    None when it is not one, and when it is longer than MAX_TOKEN_CHARS or larger than MAX_NUMBER:
+    callers get a finite number in [0, MAX_NUMBER] or nothing, never inf or nan.
+    """
     token = token.strip()
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([万千kK]?)", token)
+    if len(token) > MAX_TOKEN_CHARS:
+        return None
+    value = _read(token)
+    return value if value is not None and math.isfinite(value) and 0 <= value <= MAX_NUMBER else None
+
+
+def _read(token: str) -> float | None:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([万千kK亿]?)", token)
     if m:
-        factor = {"万": 10000, "千": 1000, "k": 1000, "K": 1000, "": 1}[m.group(2)]
+        factor = {"亿": 10**8, "万": 10000, "千": 1000, "k": 1000, "K": 1000, "": 1}[m.group(2)]
         return float(m.group(1)) * factor
     if not token or any(ch not in _CN_DIGITS and ch not in _CN_UNITS for ch in token):
         return None

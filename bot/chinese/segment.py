@@ -9,6 +9,7 @@ import functools
 import logging
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from bot.chinese.numerals import canonical
 
@@ -179,6 +180,15 @@ def _jieba() -> object:
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
     return jieba
+
+
+@functools.lru_cache(maxsize=1)
+def jieba_tagger() -> Any:
+    """jieba's part-of-speech tagger over the same dictionary (with the words add_words taught it)."""
+    _jieba()
+    import jieba.posseg
+
+    return jieba.posseg.dt
 
 
 def add_words(words: Iterable[str]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from bot import folder, messages
+from bot import folder, staff_messages
 from bot.errors import SkipFile
 from bot.ingest import dates
 from bot.ingest.markdown import Parsed
@@ -30,7 +30,7 @@ def complete(parsed: Parsed, path: Path, data: bytes, fmt: str) -> Parsed:
         sidecar = folder.read_sidecar(path)
     except folder.SidecarError as exc:
         raise SkipFile(
-            messages.SKIP_BAD_SIDECAR.format(name=folder.sidecar_of(path).name, detail=exc)
+            staff_messages.SKIP_BAD_SIDECAR.format(name=folder.sidecar_of(path).name, detail=exc)
         ) from None
     if sidecar is None:
         return parsed

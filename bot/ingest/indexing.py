@@ -36,14 +36,20 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 
-from bot import folder, index_store, messages
+from bot import folder, index_store, staff_messages
 from bot.chinese import segment
 from bot.chinese.normalize import BUILTIN_SYNONYMS, read_lexicon
 from bot.config import Settings
 from bot.errors import IngestBusyError, SkipFile, UserError
 from bot.ingest import currency, units
 from bot.ingest.chunking import chunk_document
-from bot.ingest.loaders import knowledge_files, load_file
+from bot.ingest.loaders import (
+    check_chunk_count,
+    file_sha256,
+    knowledge_files,
+    load_file,
+    read_knowledge_bytes,
+)
 from bot.ingest.report import IngestReport, Progress, ProgressBar
 from bot.ingest.vectors import STATE_DB, CountingEmbeddings, SideCollection
 from bot.records import Chunk, FileMeta
@@ -83,7 +89,7 @@ def ingest_lock(data_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IngestBusyError(messages.INGEST_BUSY.format(lock=path)) from None
+            raise IngestBusyError(staff_messages.INGEST_BUSY.format(lock=path)) from None
         f.truncate(0)
         f.write(f"{os.getpid()}\n")
         f.flush()
@@ -134,8 +140,9 @@ def read_folder(
     """Load and chunk every knowledge file; broken files come back with a reason instead of chunks."""
     root = settings.knowledge_dir
     if not root.is_dir():
-        raise UserError(messages.INGEST_NO_KNOWLEDGE.format(path=root))
+        raise UserError(staff_messages.INGEST_NO_KNOWLEDGE.format(path=root))
     files = knowledge_files(root)
+    limits = settings.ingest_limits
     results: list[FileResult] = []
     # The bureau's own synonyms are words too: segment chunks as the bot will segment questions.
     segment.add_words(read_lexicon([BUILTIN_SYNONYMS, root / settings.knowledge.synonyms_file]).canonical)
@@ -143,26 +150,29 @@ def read_folder(
         rel = path.relative_to(root).as_posix()
         if listener is not None:
             listener("read", n, len(files), rel)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            results.append(FileResult(rel, "", skipped=messages.SKIP_UNREADABLE.format(detail=exc.strerror)))
+        try:  # refuses links out of the folder, the data folder, /proc, /etc, and files over the limit
+            data = read_knowledge_bytes(path, root, limits, forbidden=(settings.data_dir,))
+        except SkipFile as exc:
+            results.append(FileResult(rel, "", skipped=exc.reason))
             continue
         result = FileResult(rel, folder.content_hash(data, path))
         try:
-            doc = load_file(path, root, settings.ocr)
+            doc = load_file(
+                path, root, limits, data=data, chunk_chars=settings.chunking.max_chars, ocr=settings.ocr
+            )
             result.meta = FileMeta.from_meta(doc.metadata)
             result.chunks = [_with_words(c) for c in chunk_document(doc, settings.chunking)]
+            check_chunk_count(len(result.chunks), limits)
             result.info = currency.DocInfo.of(result.meta, doc.page_content)
             if not result.chunks:
-                result.skipped = messages.SKIP_NO_CHUNKS
+                result.skipped = staff_messages.SKIP_NO_CHUNKS
             elif FileMeta.from_meta(doc.metadata).standards is not None:
                 result.warnings = _attach_standards(doc, result.chunks)
         except SkipFile as exc:
             result.skipped = exc.reason
         except Exception as exc:  # a loader bug must not stop the whole ingest
             logger.exception("unexpected error loading %s", rel)
-            result.skipped = messages.SKIP_UNREADABLE.format(detail=type(exc).__name__)
+            result.skipped = staff_messages.SKIP_UNREADABLE.format(detail=type(exc).__name__)
         results.append(result)
     served = [r for r in results if not r.skipped]
     found = currency.superseded([r.info for r in served if r.info is not None])
@@ -170,7 +180,9 @@ def read_folder(
     standards = units.standards_of(c for r in served for c in r.chunks)
     for r in served:
         for unit in units.stale_units(r.chunks, standards):
-            r.warnings.append(messages.INGEST_STALE_FIGURE.format(text=unit.text[:40], detail=unit.stale))
+            r.warnings.append(
+                staff_messages.INGEST_STALE_FIGURE.format(text=unit.text[:40], detail=unit.stale)
+            )
     return results
 
 
@@ -193,7 +205,7 @@ def _attach_standards(doc: Document, chunks: list[Document]) -> list[str]:
     try:
         standards = parse(FileMeta.from_meta(doc.metadata).standards)
     except StandardsError as exc:
-        raise SkipFile(messages.SKIP_BAD_STANDARDS.format(detail=exc)) from None
+        raise SkipFile(staff_messages.SKIP_BAD_STANDARDS.format(detail=exc)) from None
     chunks[0].metadata["standards"] = standards.to_json()
     return cross_check(standards, doc.page_content)
 
@@ -243,7 +255,7 @@ def ingest(
         try:
             results = read_folder(settings, progress, listener)
             if not results:
-                raise UserError(messages.INGEST_NOTHING.format(path=settings.knowledge_dir))
+                raise UserError(staff_messages.INGEST_NOTHING.format(path=settings.knowledge_dir))
             client = index_store.open_client(settings)
             pointer = index_store.read_pointer(client, settings)
             sid = index_store.store_id(settings)
@@ -401,7 +413,8 @@ def is_stale(settings: Settings) -> bool:
     finally:
         conn.close()
     root = settings.knowledge_dir
-    current = {
-        p.relative_to(root).as_posix(): folder.content_hash(p.read_bytes(), p) for p in knowledge_files(root)
+    current = {  # what read_folder would record: "" for a file it refuses to read
+        p.relative_to(root).as_posix(): file_sha256(p, root, settings.ingest_limits, (settings.data_dir,))
+        for p in knowledge_files(root)
     }
     return current != {p: sha for p, (sha, _) in manifest.items()}

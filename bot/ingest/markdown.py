@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import messages
+from bot import staff_messages
 from bot.errors import SkipFile
 
 
@@ -49,7 +49,7 @@ def decode_text(data: bytes) -> str:
         text = decode_strict(payload, encoding)
         if text is not None and not looks_binary(text):
             return text
-    raise SkipFile(messages.SKIP_UNDECODABLE)
+    raise SkipFile(staff_messages.SKIP_UNDECODABLE)
 
 
 def _candidate_encodings(data: bytes) -> list[tuple[str, bytes]]:
@@ -132,6 +132,15 @@ def pipe_table(rows: list[list[str]]) -> str:
 
     header, *body = rows
     return "\n".join([line(header), line(["---"] * len(header)), *(line(row) for row in body)])
+
+
+def human_size(size: int) -> str:
+    """A byte count as staff read it: '23.4 MB', '512 KB', '800 字节'."""
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:.1f} MB"
+    if size >= 1_000:
+        return f"{size / 1_000:.0f} KB"
+    return f"{size} 字节"
 
 
 def meta_title(raw: object) -> str:

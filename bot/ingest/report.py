@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from langchain_core.documents import Document
 
-from bot import folder, messages
+from bot import folder, staff_messages
 from bot.records import FileMeta
 from bot.services import meal_sites
 
@@ -101,13 +101,13 @@ class IngestReport:
                 self.directory.append((r.path, sites))
                 if missing:
                     self.warnings.append(
-                        (r.path, messages.INGEST_DIRECTORY_COLUMNS.format(columns="、".join(missing)))
+                        (r.path, staff_messages.INGEST_DIRECTORY_COLUMNS.format(columns="、".join(missing)))
                     )
         self.files += [FileEntry(path=p, status="removed") for p in self.removed]
         if len(self.directory) > 1:
             names = "、".join(p for p, _ in self.directory)
             self.warnings.append(
-                (self.directory[0][0], messages.INGEST_DIRECTORY_SEVERAL.format(names=names))
+                (self.directory[0][0], staff_messages.INGEST_DIRECTORY_SEVERAL.format(names=names))
             )
 
     # --- for people ------------------------------------------------------------------------------
@@ -117,24 +117,26 @@ class IngestReport:
         ocr = {f.path for f in self.files if f.ocr}
 
         def named(template: str, paths: list[str]) -> list[str]:
-            return [template.format(path=p) + (messages.INGEST_OCR if p in ocr else "") for p in paths]
+            return [template.format(path=p) + (staff_messages.INGEST_OCR if p in ocr else "") for p in paths]
 
-        lines = named(messages.INGEST_ADDED_LINE, self.added)
-        lines += named(messages.INGEST_UPDATED_LINE, self.updated)
-        lines += [messages.INGEST_REMOVED_LINE.format(path=p) for p in self.removed]
+        lines = named(staff_messages.INGEST_ADDED_LINE, self.added)
+        lines += named(staff_messages.INGEST_UPDATED_LINE, self.updated)
+        lines += [staff_messages.INGEST_REMOVED_LINE.format(path=p) for p in self.removed]
         lines += [
-            messages.INGEST_SKIPPED_LINE.format(path=path, reason=reason)
-            + (messages.INGEST_KEPT_PREVIOUS if path in self.kept_previous else "")
+            staff_messages.INGEST_SKIPPED_LINE.format(path=path, reason=reason)
+            + (staff_messages.INGEST_KEPT_PREVIOUS if path in self.kept_previous else "")
             for path, reason in self.skipped
         ]
-        lines += [messages.INGEST_WARNING_LINE.format(path=path, warning=w) for path, w in self.warnings]
+        lines += [
+            staff_messages.INGEST_WARNING_LINE.format(path=path, warning=w) for path, w in self.warnings
+        ]
         if self.unchanged:
             lines.append(
-                messages.INGEST_UNCHANGED_LINE.format(
+                staff_messages.INGEST_UNCHANGED_LINE.format(
                     count=len(self.unchanged), paths="、".join(self.unchanged)
                 )
             )
-        lines += [messages.INGEST_DIRECTORY_LINE.format(path=p, sites=n) for p, n in self.directory]
+        lines += [staff_messages.INGEST_DIRECTORY_LINE.format(path=p, sites=n) for p, n in self.directory]
         counts = {
             "added": len(self.added),
             "updated": len(self.updated),
@@ -145,10 +147,10 @@ class IngestReport:
             "units": self.units,
         }
         if self.dry_run:
-            lines.append(messages.INGEST_DRY_RUN_SUMMARY.format(**counts))
+            lines.append(staff_messages.INGEST_DRY_RUN_SUMMARY.format(**counts))
         else:
             lines.append(
-                messages.INGEST_SUMMARY.format(**counts, embedded=self.embedded, seconds=self.seconds)
+                staff_messages.INGEST_SUMMARY.format(**counts, embedded=self.embedded, seconds=self.seconds)
             )
         return "\n".join(lines)
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot import messages
+from bot import staff_messages
 from bot.config import OcrSettings
 from bot.errors import SkipFile
 from bot.ingest.markdown import Parsed
@@ -120,7 +120,7 @@ def _parsed(pages: list[list[str]]) -> Parsed:
     """The recognised pages as text; a short first line is the notice's title (and its heading)."""
     pages = [lines for lines in pages if lines]
     if not pages:
-        raise SkipFile(messages.SKIP_OCR_NOTHING)
+        raise SkipFile(staff_messages.SKIP_OCR_NOTHING)
     first = pages[0][0]
     title = first if len(first) <= TITLE_CHARS else ""
     if title:
@@ -135,42 +135,46 @@ def _open_image(data: bytes) -> Any:
         with Image.open(io.BytesIO(data)) as probe:
             width, height = probe.size
         if width * height > MAX_PIXELS:
-            raise SkipFile(messages.SKIP_IMAGE_TOO_LARGE.format(width=width, height=height))
+            raise SkipFile(staff_messages.SKIP_IMAGE_TOO_LARGE.format(width=width, height=height))
         image = Image.open(io.BytesIO(data))
         return ImageOps.exif_transpose(image)  # a phone photo taken sideways
     except SkipFile:
         raise
     except Exception as exc:  # PIL raises many types for a damaged or mislabelled file
         logger.info("cannot open image: %r", exc)
-        raise SkipFile(messages.SKIP_CORRUPT_IMAGE) from exc
+        raise SkipFile(staff_messages.SKIP_CORRUPT_IMAGE) from exc
 
 
 def read_image(data: bytes, settings: OcrSettings) -> Parsed:
     """A .jpg/.png scan of a notice."""
     if not settings.enabled:
-        raise SkipFile(messages.SKIP_OCR_DISABLED)
+        raise SkipFile(staff_messages.SKIP_OCR_DISABLED)
     return _parsed([recognise(_open_image(data), settings)])
 
 
 def read_scanned_pdf(data: bytes, settings: OcrSettings) -> Parsed:
     """A PDF whose pages are pictures: every page rendered and recognised."""
     if not settings.enabled:
-        raise SkipFile(messages.SKIP_NO_TEXT_PDF)
+        raise SkipFile(staff_messages.SKIP_NO_TEXT_PDF)
     import pypdfium2 as pdfium
 
     try:
         document = pdfium.PdfDocument(data)
     except Exception as exc:  # pdfium raises PdfiumError for damaged or locked files
         logger.info("pdfium cannot open pdf: %r", exc)
-        raise SkipFile(messages.SKIP_CORRUPT_PDF) from exc
+        raise SkipFile(staff_messages.SKIP_CORRUPT_PDF) from exc
     try:
         if len(document) > settings.max_pages:
             raise SkipFile(
-                messages.SKIP_OCR_TOO_MANY_PAGES.format(pages=len(document), limit=settings.max_pages)
+                staff_messages.SKIP_OCR_TOO_MANY_PAGES.format(pages=len(document), limit=settings.max_pages)
             )
         pages: list[list[str]] = []
         for number in range(len(document)):
-            page = document[number]
+            try:
+                page = document[number]
+            except pdfium.PdfiumError as exc:  # the page tree names a page the file does not hold
+                logger.info("pdfium cannot load page %d: %r", number + 1, exc)
+                raise SkipFile(staff_messages.SKIP_CORRUPT_PDF) from exc
             try:
                 image = page.render(scale=settings.dpi / 72).to_pil()
             finally:
@@ -189,7 +193,7 @@ def read(fmt: str, data: bytes, reader: Any, settings: OcrSettings) -> Parsed:
     try:
         parsed: Parsed = reader(data)
     except SkipFile as exc:
-        if fmt == "pdf" and exc.reason == messages.SKIP_NO_TEXT_PDF:
+        if fmt == "pdf" and exc.reason == staff_messages.SKIP_NO_TEXT_PDF:
             return read_scanned_pdf(data, settings)
         raise
     return parsed

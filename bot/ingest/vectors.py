@@ -24,9 +24,10 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.stores import ByteStore
 
-from bot import index_store
+from bot import index_store, staff_messages
 from bot.config import Settings
 from bot.errors import UserError
+from bot.ingest.loaders import is_vector_bytes
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -50,6 +51,9 @@ class SqliteByteStore(ByteStore):
             found.update(
                 self.conn.execute(f"SELECT key, value FROM embedding_cache WHERE key IN ({marks})", part)
             )
+        if not all(is_vector_bytes(v) for v in found.values()):  # else a traceback deep in LangChain
+            path = self.conn.execute("PRAGMA database_list").fetchone()[2]
+            raise UserError(staff_messages.CACHE_DAMAGED.format(path=path))
         return [found.get(k) for k in keys]
 
     def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:

@@ -3,6 +3,10 @@
 Every figure comes from :class:`bot.services.standards.Standards` (the front matter of the standards
 document); every result says it is a preliminary estimate, names that document and its date,
 and says what the calculator cannot judge (assets, other conditions).
+
+Every number read from a message is range-checked before any arithmetic (:data:`MAX_HOUSEHOLD`,
+:data:`MAX_MONTHLY_INCOME`, :data:`MAX_AGE`); one outside its range gets a polite
+:class:`OutOfRange` reply saying what the calculator takes, never an exception.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ from bot.chinese.numerals import cn_number
 from bot.services.standards import Standards
 
 AREAS = {"urban": "城镇", "rural": "农村"}
+MAX_HOUSEHOLD = 20  # people in one household
+MAX_MONTHLY_INCOME = 1_000_000.0  # yuan a month, the whole household
+MAX_AGE = 120
 MEAL_STATUSES = ("特困", "低保边缘", "低保", "计划生育特殊家庭")
 
-_NUMBER = r"(\d+(?:\.\d+)?\s*[万千kK]?|[零〇一二两俩三四五六七八九十百千万]+)"
+_NUMBER = r"(\d+(?:\.\d+)?\s*[万千kK亿]?|[零〇一二两俩三四五六七八九十百千万亿]+)"
 _HOUSEHOLD = re.compile(
     r"(?:一家|全家|家里|家庭|屋企)?\s*" + _NUMBER + r"\s*(?:口人|口之家|口|个人|人)(?!民|均|员|数)"
 )
@@ -45,24 +52,38 @@ class Result:
 
 
 @dataclass(frozen=True)
+class OutOfRange:
+    """A figure the message gives that no calculation takes (a household of 300, an income of 9⁹⁹⁹)."""
+
+    text: str  # the reply: what the calculator takes, and how to ask again
+
+
+@dataclass(frozen=True)
 class Household:
     size: int
     income: float  # monthly, the whole household
     area: str | None  # "urban" | "rural" | None when the message does not say
 
 
-def read_household(text: str) -> Household | None:
-    """Household size, monthly income and area from a message such as '农村4口人每月总收入2000元'."""
+def read_household(text: str) -> Household | OutOfRange | None:
+    """Household size, monthly income and area from a message such as '农村4口人每月总收入2000元'.
+
+    None when the message does not give both; OutOfRange when it gives one no calculation takes.
+    """
     size_m = _HOUSEHOLD.search(text)
     income_m = _INCOME.search(text) or _INCOME_AFTER.search(text)
     if not size_m or not income_m:
         return None
     size = cn_number(size_m.group(1))
     income = cn_number(next(g for g in income_m.groups() if g))
-    if size is None or income is None or not 1 <= size <= 20 or income < 0:
-        return None
+    if size is None or not 1 <= size <= MAX_HOUSEHOLD or size != int(size):
+        return OutOfRange(messages.CALC_SIZE_OUT_OF_RANGE.format(max_size=MAX_HOUSEHOLD))
+    if income is None:
+        return OutOfRange(messages.CALC_INCOME_OUT_OF_RANGE.format(max_income=f"{MAX_MONTHLY_INCOME:.0f}"))
     if re.search(r"年收入|一年|每年|全年", text) and not re.search(r"每月|一个月|月收入|每个月", text):
         income /= 12
+    if income > MAX_MONTHLY_INCOME:
+        return OutOfRange(messages.CALC_INCOME_OUT_OF_RANGE.format(max_income=f"{MAX_MONTHLY_INCOME:.0f}"))
     area = "rural" if _RURAL.search(text) else "urban" if _URBAN.search(text) else None
     return Household(int(size), income, area)
 
@@ -111,12 +132,17 @@ class Diner:
     local: bool = True  # 本市户籍
 
 
-def read_diner(text: str) -> Diner | None:
-    """Age and status for the meal subsidy from a message such as '我妈72岁，是低保户，吃饭补多少'."""
+def read_diner(text: str) -> Diner | OutOfRange | None:
+    """Age and status for the meal subsidy from a message such as '我妈72岁，是低保户，吃饭补多少'.
+
+    None when the message gives no age; OutOfRange when it gives one that is no person's.
+    """
     age_m = _AGE.search(text)
-    age = cn_number(age_m.group(1) or age_m.group(2)) if age_m else None
-    if age is None or not 0 < age < 130:
+    if age_m is None:
         return None
+    age = cn_number(age_m.group(1) or age_m.group(2))
+    if age is None or not 0 < age <= MAX_AGE:
+        return OutOfRange(messages.CALC_AGE_OUT_OF_RANGE.format(max_age=MAX_AGE))
     statuses = {s for s in MEAL_STATUSES if s in text}
     if "低保边缘" in statuses:
         statuses.discard("低保")
@@ -272,6 +298,8 @@ def answer_free_text(question: str, std: Standards | None) -> Result | None:
         return disability({"一": 1, "1": 1, "二": 2, "2": 2}[level.group(1)] if level else None, std)
     if intents.ASKS_DIBAO.search(question) and "低保标准" not in question:
         household = read_household(question)
+        if isinstance(household, OutOfRange):
+            return Result(household.text, {})
         if household is not None:
             return dibao(household, std)
     asks_standard = intents.ASKS_DIBAO.search(question) and intents.ASKS_STANDARD.search(question)
@@ -279,6 +307,8 @@ def answer_free_text(question: str, std: Standards | None) -> Result | None:
         return dibao_standard(_area(question), std)
     if intents.ASKS_MEAL_SUBSIDY.search(question):
         diner = read_diner(question)
+        if isinstance(diner, OutOfRange):
+            return Result(diner.text, {})
         if diner is not None:
             return meal_subsidy(diner, std)
     return None

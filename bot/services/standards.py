@@ -2,15 +2,17 @@
 
 Staff keep them in the front matter of ``knowledge/assistance-standards-shanwei.md`` (the
 ``standards`` block) next to the tables that show the same figures. Ingest validates the
-block (:func:`parse`, errors name the key) and warns when a table in the same document
-shows a different figure (:func:`cross_check`), or when any other document still states a figure
-the block has changed (:func:`stale_figures`: the FAQ's "农村每人每月840元" after the rural 低保
-standard went to 880 — ingest names it and no answer quotes it). No figure lives in code.
+block (:func:`parse`, errors name the key: every figure finite, above 0 and at most
+:data:`MAX_FIGURE`, so ``.nan`` or ``.inf`` can never reach a calculator) and warns when a table in
+the same document shows a different figure (:func:`cross_check`), or when any other document still
+states a figure the block has changed (:func:`stale_figures`: the FAQ's "农村每人每月840元" after the
+rural 低保 standard went to 880 — ingest names it and no answer quotes it). No figure lives in code.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +61,16 @@ TABLE_LABELS: dict[tuple[str, str], tuple[str, str]] = {
     ("残疾人", "重度残疾人护理补贴（一级）"): ("disability", "care_level1"),
     ("残疾人", "重度残疾人护理补贴（二级）"): ("disability", "care_level2"),
 }
+
+
+MAX_FIGURE = 1e7  # no standard, multiple or age is near it; keeps every product far from overflow
+
+
+def _is_figure(value: object) -> bool:
+    """A published figure: a finite number above 0 and at most MAX_FIGURE (not .nan, .inf, 0 or -1)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and 0 < value <= MAX_FIGURE
 
 
 class StandardsError(ValueError):
@@ -118,8 +130,10 @@ def parse(block: Any) -> Standards:
                 if required:
                     problems.append(f"standards.{section}.{key}: 缺少这一项")
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                problems.append(f"standards.{section}.{key}: 应为不小于 0 的数字，现在是 {value!r}")
+            if not _is_figure(value):
+                problems.append(
+                    f"standards.{section}.{key}: 应为大于 0、不超过 {MAX_FIGURE:g} 的数字，现在是 {value!r}"
+                )
                 continue
             values[section][key] = float(value)
     if problems:

@@ -53,9 +53,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "local": (messages.WIZ_LOCAL_YES, messages.WIZ_LOCAL_NO),
 }
 CANCEL_WORDS = frozenset({"取消", "/cancel", "cancel", "退出", "算了", "不算了", "不测了", "唔计了"})
-MAX_HOUSEHOLD = 20
-MAX_AGE = 120
-MAX_MONTHLY_INCOME = 1_000_000.0
+MAX_HOUSEHOLD = calculators.MAX_HOUSEHOLD
+MAX_AGE = calculators.MAX_AGE
+MAX_MONTHLY_INCOME = calculators.MAX_MONTHLY_INCOME
 # A household income above 0 but below this a month is asked once more ("3元" is more likely 3千 or a slip).
 MIN_PLAUSIBLE_INCOME = 100.0
 _UNSURE = "income_unsure"  # the implausible income waiting for the resident to confirm it
@@ -279,8 +279,8 @@ def read_number(text: str) -> tuple[float | None, str]:
         return None, messages.WIZ_NEGATIVE
     token = match.group(2) + (match.group(3) or "") if match.re is _DIGITS else match.group(2)
     value = cn_number(token)
-    if value is None:
-        return None, messages.WIZ_NOT_A_NUMBER.format(text=shown)
+    if value is None:  # digits the reader refuses: too long or too large for any calculation
+        return None, messages.WIZ_NUMBER_TOO_LARGE
     return value, ""
 
 

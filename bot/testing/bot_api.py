@@ -102,6 +102,7 @@ class FakeBotAPI:
         self._updates: list[dict[str, Any]] = []
         self._chats: dict[int, dict[str, Any]] = {}
         self._failures: list[tuple[str, int, dict[str, Any]]] = []
+        self._delays: list[tuple[str, float]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._cond = threading.Condition()
@@ -170,6 +171,12 @@ class FakeBotAPI:
             body = {"ok": False, "error_code": status, "description": description or "Bad Request"}
         with self._cond:
             self._failures.append((method, status, body))
+
+    def delay_next(self, method: str, seconds: float) -> None:
+        """Make the next call of ``method`` take ``seconds``; as Telegram does, it is still carried out
+        (the message delivered) when the client has stopped waiting for the response."""
+        with self._cond:
+            self._delays.append((method, seconds))
 
     def reject_html_next(self, method: str = "sendMessage") -> None:
         """Make the next HTML-mode call of ``method`` fail as if its markup were invalid."""
@@ -379,6 +386,9 @@ class FakeBotAPI:
         if method == "getUpdates":
             self._record(call)
             return 200, {"ok": True, "result": self._get_updates(params)}
+        delay = self._take_delay(method)
+        if delay:
+            time.sleep(delay)
         status, payload = self._answer(call)
         call.status = status
         self._record(call)
@@ -392,6 +402,14 @@ class FakeBotAPI:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(call)
+
+    def _take_delay(self, method: str) -> float:
+        with self._cond:
+            for i, (delayed, seconds) in enumerate(self._delays):
+                if delayed == method:
+                    del self._delays[i]
+                    return seconds
+        return 0.0
 
     def _take_failure(self, call: Call) -> tuple[int, dict[str, Any]] | None:
         keys = [call.method]

@@ -68,9 +68,10 @@ def new_data_dir(path: Path, model_dir: Path) -> Path:
 
 
 def run_cli(
-    *args: str | Path, stdin: str | None = None, timeout: float = 300
+    *args: str | Path, stdin: str | None = None, timeout: float = 300, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python <args>`` from the repository root with the project's interpreter, as a user would."""
+    """Run ``python <args>`` from the repository root with the project's interpreter, as a user would
+    (``env``: variables added to this process's environment)."""
     return subprocess.run(
         [PYTHON, *map(str, args)],
         cwd=REPO,
@@ -78,7 +79,7 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        env={**os.environ, "PYTHONIOENCODING": "utf-8", **(env or {})},
         check=False,
     )
 

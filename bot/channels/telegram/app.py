@@ -94,8 +94,8 @@ def build_application(
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(True)
         .connect_timeout(10.0)
-        .read_timeout(15.0)
-        .write_timeout(15.0)
+        .read_timeout(tg.api_timeout_seconds)
+        .write_timeout(tg.api_timeout_seconds)
         .pool_timeout(10.0)
         .post_init(_post_init)
         .build()
@@ -200,7 +200,10 @@ def run_bot(assistant: Assistant, settings: Settings) -> int:
     state = State(settings.data_dir, history_size=tg.history_size)
     state.prune()
     application = build_application(assistant, settings, token, base, state=state)
-    threading.Thread(target=_warm_up, args=(assistant,), name="warm-up", daemon=True).start()
+    # Not a daemon: a daemon thread still inside the encoder when the interpreter finalises aborts the
+    # process ("terminate called without an active exception"), so a quick SIGTERM waits for it instead.
+    warming = threading.Thread(target=_warm_up, args=(assistant,), name="warm-up")
+    warming.start()
     try:
         if tg.webhook_url:
             options = webhook_options(settings)
@@ -219,6 +222,7 @@ def run_bot(assistant: Assistant, settings: Settings) -> int:
         raise UserError(messages.TG_NETWORK_DOWN.format(url=base, error=exc)) from None
     finally:
         application.bot_data.answer_pool.shutdown(wait=False, cancel_futures=True)
+        warming.join()
         state.close()
     logger.info("Telegram bot stopped")
     return 0

@@ -29,6 +29,7 @@ from telegram.ext import (
 )
 
 from bot.answering.assistant import Assistant
+from bot.channels.state_writes import StateWrites
 from bot.channels.telegram import format as fmt
 from bot.config import Settings
 from bot.state.database import State
@@ -55,6 +56,7 @@ class BotDeps:
     limiter: RateLimiter
     answering: asyncio.Semaphore
     answer_pool: ThreadPoolExecutor
+    writes: StateWrites
 
     def __init__(self) -> None:
         self._chat_locks: dict[str, asyncio.Lock] = {}
@@ -64,6 +66,7 @@ class BotDeps:
         self.assistant = assistant
         self.settings = settings
         self.state = state
+        self.writes = StateWrites()
         self.limiter = RateLimiter(tg.questions_per_minute)
         self.answering = asyncio.Semaphore(max(1, tg.max_concurrent_answers))
         # Answers get threads of their own: asyncio's default pool has only cores + 4 threads, and

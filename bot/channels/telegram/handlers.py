@@ -24,7 +24,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import Conflict, Forbidden, NetworkError, TelegramError
+from telegram.error import Conflict, Forbidden, NetworkError, TelegramError, TimedOut
 
 from bot import messages
 from bot.channels.telegram import format as fmt
@@ -78,14 +78,19 @@ async def answer_question(
     key = deps.state.chat_key(chat.id, user.id if group else None)
     too_long = len(text) > deps.settings.question.max_chars
     async with deps.chat_lock(key):
-        history = deps.state.history(key, max_age=deps.settings.telegram.history_max_age_minutes * 60)
+        max_age = deps.settings.telegram.history_max_age_minutes * 60
+        no_history: list[str] = []
+        history = deps.writes.attempt(no_history, deps.state.history, key, max_age=max_age)
         async with typing(context, chat.id), deps.answering:
             loop = asyncio.get_running_loop()
             answer = await loop.run_in_executor(deps.answer_pool, deps.assistant.ask, text, history)
         section = answer.section_source
-        answer_id = deps.state.log_answer(answer, user=who, chat_type=str(chat.type), question=text)
+        # Neither may cost the answer (a full disk): the resident gets it, without rating buttons.
+        answer_id = deps.writes.attempt(
+            "", deps.state.log_answer, answer, user=who, chat_type=str(chat.type), question=text
+        )
         if answer.answered and not too_long:
-            deps.state.remember(key, text)
+            deps.writes.attempt(None, deps.state.remember, key, text)
         logger.info(
             "question user=%s chat=%s kind=%s answered=%s latency=%.0fms",
             short(who),
@@ -170,7 +175,8 @@ async def new_topic(update: Update, context: BotContext) -> None:
     if chat is None or user is None:
         return
     state = context.deps.state
-    state.forget(state.chat_key(chat.id, user.id if chat.type != ChatType.PRIVATE else None))
+    key = state.chat_key(chat.id, user.id if chat.type != ChatType.PRIVATE else None)
+    context.deps.writes.attempt(None, state.forget, key)
     await send(context, chat.id, fmt.text_messages(messages.TG_NEW_TOPIC))
 
 
@@ -252,18 +258,21 @@ async def on_button(update: Update, context: BotContext) -> None:
     message_id = message.message_id if isinstance(message, Message) else None
 
     if kind in (fmt.CB_UP, fmt.CB_DOWN) and args:
-        result = deps.state.vote(args[0], who, 1 if kind == fmt.CB_UP else -1)
+        result = deps.writes.attempt(
+            "unavailable", deps.state.vote, args[0], who, 1 if kind == fmt.CB_UP else -1
+        )
         toasts = {
             "recorded": messages.TG_FEEDBACK_THANKS if kind == fmt.CB_UP else messages.TG_FEEDBACK_SORRY,
             "duplicate": messages.TG_FEEDBACK_DUPLICATE,
             "unknown": messages.TG_FEEDBACK_UNKNOWN,
+            "unavailable": messages.TG_FEEDBACK_UNAVAILABLE,
         }
         logger.info("feedback %s user=%s: %s", kind, short(who), result)
         await query.answer(toasts[result])
     elif kind == fmt.CB_SOURCE and args:
         await show_source(context, query.answer, chat.id, args[0], message_id)
     elif kind == fmt.CB_HUMAN:
-        deps.state.log_event("handoff", who)
+        deps.writes.attempt(None, deps.state.log_event, "handoff", who)
         await query.answer()
         await send(context, chat.id, fmt.text_messages(fmt.contact_text(deps.settings.contact)))
     elif kind == fmt.CB_TOPIC and args:
@@ -352,6 +361,11 @@ async def on_error(update: object, context: BotContext) -> None:
     who = "-"
     if isinstance(update, Update) and update.effective_user is not None:
         who = short(context.deps.state.user_hash(update.effective_user.id))
+    if isinstance(error, TimedOut):
+        # The request may have reached Telegram and its message arrive late: an apology sent now would
+        # come first and the answer after it. Send nothing more; the resident can ask again.
+        logger.warning("a Bot API call timed out (user=%s); no apology, its message may still arrive", who)
+        return
     logger.error("error while handling an update (user=%s)", who, exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return
@@ -390,7 +404,7 @@ async def on_location(update: Update, context: BotContext) -> None:
     who = deps.state.user_hash(user.id)
     if not deps.limiter.check(who).allowed:
         return
-    deps.state.log_event("nearby", who)
+    deps.writes.attempt(None, deps.state.log_event, "nearby", who)
     logger.info("nearest meal sites for user=%s", short(who))  # never the location itself
     await _send_nearest(context, message.chat, message.location.latitude, message.location.longitude)
 

@@ -16,6 +16,12 @@ Safety: the page sets every piece of data with ``textContent``; every response c
 Content-Security-Policy (no inline script or style); questions are rate-limited per client, bodies
 are size-limited, and every error is JSON with a message a person can read. Clients are known only
 by a salted hash of their address (see :mod:`bot.state.database`); raw addresses are never stored or logged.
+
+A client's address is the connecting one: ``X-Forwarded-For`` is believed only from the proxies of
+``[web] trusted_proxies`` (so a spoofed header cannot reset the rate limit or vote fifty times). No
+redirect names a host the client sent (``Host`` is the client's to forge). An answer is sent even
+when the state database cannot be written (:class:`~bot.channels.state_writes.StateWrites`); then
+``/healthz`` says ``degraded``. Slow and idle connections are bounded in :mod:`bot.channels.web.server`.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -38,9 +45,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot import messages
 from bot.answering.assistant import Assistant
+from bot.channels.state_writes import StateWrites
 from bot.channels.web import phones, topics_api, wizard_api
 from bot.config import Settings
 from bot.errors import UserError
@@ -159,12 +168,21 @@ class SecurityHeaders:
                     h for h in message.get("headers", []) if h[0].lower() not in dict(SECURITY_HEADERS)
                 ]
                 headers.extend(SECURITY_HEADERS)
+                headers = [(k, _same_host(v) if k.lower() == b"location" else v) for k, v in headers]
                 if scope.get("path", "").startswith("/api/") or scope.get("path") == "/healthz":
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _same_host(location: bytes) -> bytes:
+    """A redirect target without scheme and host: Starlette builds them from the client's Host header."""
+    if not location.lower().startswith((b"http:", b"https:", b"//")):
+        return location
+    parts = urlsplit(location.decode("latin-1"))
+    return ((parts.path or "/") + (f"?{parts.query}" if parts.query else "")).encode("latin-1")
 
 
 class BodyLimit:
@@ -289,9 +307,13 @@ def create_app(
     answering = asyncio.Semaphore(max(1, web.max_concurrent_answers))
     page = render_page(settings)
 
+    writes = StateWrites()
+
     app = FastAPI(title=messages.WEB_TITLE, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(BodyLimit, max_bytes=web.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    # Outermost: the client's address, from X-Forwarded-For only when a trusted proxy connects.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(web.trusted_proxies))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     def client_hash(request: Request) -> str:
@@ -356,12 +378,14 @@ def create_app(
             )
         return JSONResponse(
             {
-                "status": "ok",
+                # degraded: answering works, but the last write to the state database failed
+                "status": "degraded" if writes.degraded else "ok",
                 "index_loaded": True,
                 "documents": info.documents,
                 "chunks": info.chunks,
                 "version": info.version,
                 "ingested_at": info.ingested_at,
+                "state": {"writable": not writes.degraded, "error": writes.error},
             }
         )
 
@@ -378,8 +402,8 @@ def create_app(
         except UserError as exc:  # no index yet, or the store went away
             logger.warning("ask failed: %s", exc)
             return error_response(503, "unavailable", messages.WEB_UNAVAILABLE.format(**contact))
-        logged = await asyncio.to_thread(
-            state.log_answer, answer, user=who, chat_type="web", question=body.question
+        logged = await asyncio.to_thread(  # the answer goes out even when this cannot be stored
+            writes.attempt, "", state.log_answer, answer, user=who, chat_type="web", question=body.question
         )
         answer_id = logged or None
         logger.info(
@@ -397,7 +421,10 @@ def create_app(
         verdict = feedback_limiter.check(who)
         if not verdict.allowed:
             return limited(verdict.retry_after)
-        result = await asyncio.to_thread(state.vote, body.answer_id, who, 1 if body.vote == "up" else -1)
+        vote = 1 if body.vote == "up" else -1
+        result = await asyncio.to_thread(writes.attempt, "unavailable", state.vote, body.answer_id, who, vote)
+        if result == "unavailable":
+            return error_response(503, "unavailable", messages.WEB_FEEDBACK_UNAVAILABLE.format(**contact))
         if result == "unknown":
             return error_response(404, "unknown_answer", messages.WEB_FEEDBACK_UNKNOWN)
         if result == "duplicate":
@@ -438,6 +465,8 @@ def serve(assistant: Assistant, settings: Settings, host: str | None = None, por
     """Serve the web app with uvicorn until Ctrl+C or SIGTERM."""
     import uvicorn
 
+    from bot.channels.web.server import uvicorn_config
+
     host = host or settings.web.host
     port = settings.web.port if port is None else port
     sock = bind(host, port)
@@ -445,8 +474,7 @@ def serve(assistant: Assistant, settings: Settings, host: str | None = None, por
     try:
         assistant.warm_up()  # load the model now, so the first resident does not wait for it
         app = create_app(assistant, settings, state)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
-        server = uvicorn.Server(config)
+        server = uvicorn.Server(uvicorn_config(app, settings.web))
         actual = sock.getsockname()[1]
         print(messages.WEB_SERVING.format(host=host, port=actual), file=sys.stderr, flush=True)
         server.run(sockets=[sock])

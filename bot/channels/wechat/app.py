@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.channels.wechat import format as fmt
 from bot.channels.wechat.api import CustomerService, WeChatAPIError
-from bot.channels.wechat.deps import Assistant, Settings, State, bind, messages
+from bot.channels.wechat.deps import Assistant, Settings, State, bind, messages, uvicorn_config
 from bot.channels.wechat.env import WeChatEnv
 from bot.channels.wechat.handlers import Conversations, Reply
 from bot.channels.wechat.protocol import SUCCESS, BadMessage, Inbound, Protocol, Refused
@@ -326,8 +326,8 @@ def serve(
         assistant.warm_up()  # load the model now: the first resident has only 5 seconds
         app = create_app(assistant, settings, state, env)
         # No access log: WeChat puts the resident's openid in the query string.
-        config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
-        server = uvicorn.Server(config)
+        # The [web] connection limits: header/body deadlines, a connection cap, no proxy headers.
+        server = uvicorn.Server(uvicorn_config(app, settings.web))
         mode = messages.WX_MODE_SAFE if env.safe_mode else messages.WX_MODE_PLAIN
         actual = sock.getsockname()[1]
         print(messages.WX_SERVING.format(host=host, port=actual, mode=mode), file=sys.stderr, flush=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from bot import messages
 from bot.answering.assistant import Assistant
+from bot.channels.state_writes import StateWrites
 from bot.channels.web.app import bind
+from bot.channels.web.server import uvicorn_config
 from bot.config import Settings, WechatSettings
 from bot.errors import UserError
 from bot.records import Answer
@@ -19,9 +21,11 @@ __all__ = [
     "RateLimiter",
     "Settings",
     "State",
+    "StateWrites",
     "UserError",
     "WechatSettings",
     "bind",
     "meal_sites",
     "messages",
+    "uvicorn_config",
 ]

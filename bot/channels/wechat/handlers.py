@@ -21,7 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.channels.wechat import format as fmt
-from bot.channels.wechat.deps import Assistant, RateLimiter, Settings, State, UserError, meal_sites, messages
+from bot.channels.wechat.deps import (
+    Assistant,
+    RateLimiter,
+    Settings,
+    State,
+    StateWrites,
+    UserError,
+    meal_sites,
+    messages,
+)
 from bot.channels.wechat.protocol import Inbound
 
 logger = logging.getLogger(__name__)
@@ -61,6 +70,7 @@ class Conversations:
         self.assistant = assistant
         self.settings = settings
         self.state = state
+        self.writes = StateWrites()
         wx = settings.wechat
         self.limiter = RateLimiter(wx.questions_per_minute)
         self.answering = asyncio.Semaphore(max(1, wx.max_concurrent_answers))
@@ -106,7 +116,7 @@ class Conversations:
         if word in messages.WX_VOTE_DOWN_WORDS:
             return await self.on_vote(inbound, -1)
         if word in messages.WX_NEW_TOPIC_WORDS:
-            await asyncio.to_thread(self.state.forget, self._chat(inbound))
+            await asyncio.to_thread(self.writes.attempt, None, self.state.forget, self._chat(inbound))
             self._last.pop(self.who(inbound), None)
             return Reply.of(messages.WX_NEW_TOPIC)
         if word in messages.WX_HELP_WORDS:
@@ -131,18 +141,26 @@ class Conversations:
         key = self._chat(inbound)
         wx = self.settings.wechat
         async with self._lock(key):
-            history = await asyncio.to_thread(self.state.history, key, wx.history_max_age_minutes * 60)
+            history = await asyncio.to_thread(
+                self.writes.attempt, [], self.state.history, key, wx.history_max_age_minutes * 60
+            )
             try:
                 async with self.answering:
                     answer = await asyncio.to_thread(self.assistant.ask, text, history)
             except UserError as exc:  # no index yet, or the store went away
                 logger.warning("ask failed: %s", exc)
                 return Reply.of(messages.STORE_DOWN.format(**self.contact))
-            answer_id = await asyncio.to_thread(
-                self.state.log_answer, answer, user=who, chat_type=CHAT_TYPE, question=text
+            answer_id = await asyncio.to_thread(  # a full disk must not cost the answer
+                self.writes.attempt,
+                "",
+                self.state.log_answer,
+                answer,
+                user=who,
+                chat_type=CHAT_TYPE,
+                question=text,
             )
             if answer.answered:
-                await asyncio.to_thread(self.state.remember, key, text)
+                await asyncio.to_thread(self.writes.attempt, None, self.state.remember, key, text)
         rateable = bool(answer_id) and answer.kind in FEEDBACK_KINDS
         if rateable:
             self._remember_answer(who, answer_id)
@@ -171,8 +189,12 @@ class Conversations:
         window = self.settings.wechat.feedback_minutes * 60
         if last is None or self._clock() - last[1] > window:
             return Reply.of(messages.WX_FEEDBACK_NONE)
-        result = await asyncio.to_thread(self.state.vote, last[0], who, value)
+        result = await asyncio.to_thread(
+            self.writes.attempt, "unavailable", self.state.vote, last[0], who, value
+        )
         logger.info("feedback user=%s vote=%+d result=%s", who[:12], value, result)
+        if result == "unavailable":
+            return Reply.of(messages.WX_FEEDBACK_UNAVAILABLE.format(**self.contact))
         if result == "unknown":
             return Reply.of(messages.WX_FEEDBACK_NONE)
         if result == "duplicate":
@@ -186,7 +208,7 @@ class Conversations:
         who = self.who(inbound)
         if not self.limiter.check(who).allowed:
             return Reply()
-        await asyncio.to_thread(self.state.log_event, "nearby", who)
+        await asyncio.to_thread(self.writes.attempt, None, self.state.log_event, "nearby", who)
         logger.info("nearest meal sites for user=%s", who[:12])  # never the location itself
         assert inbound.lat is not None and inbound.lon is not None
         text = await asyncio.to_thread(self._nearest, inbound.lat, inbound.lon)
@@ -203,10 +225,12 @@ class Conversations:
     async def on_event(self, inbound: Inbound) -> Reply:
         """Subscribe: the welcome. Unsubscribe: forget the conversation. Menu clicks and the rest: nothing."""
         if inbound.event in SUBSCRIBE_EVENTS:
-            await asyncio.to_thread(self.state.log_event, "subscribe", self.who(inbound))
+            await asyncio.to_thread(
+                self.writes.attempt, None, self.state.log_event, "subscribe", self.who(inbound)
+            )
             return Reply.of(self.welcome())
         if inbound.event == "unsubscribe":
-            await asyncio.to_thread(self.state.forget, self._chat(inbound))
+            await asyncio.to_thread(self.writes.attempt, None, self.state.forget, self._chat(inbound))
             self._last.pop(self.who(inbound), None)
         return Reply()
 
