@@ -94,8 +94,9 @@ ASKS_MEAL_SUBSIDY = re.compile(
 ASKS_AMOUNT = re.compile(r"多少|几多|几钱|金额|标准|最多|最高|上限|能领|可以领|领到|给多少")
 ASKS_CAP = re.compile(r"最多|最高|上限|多少钱|几多钱|能给多少|额度")  # 临时救助: how much at most
 # 低保标准是多少: the standard's amount itself (not a ratio to it, nor what a household gets)
+# "标准现在是多少", "每月多少钱", "一个月几多钱": words may stand between, never a clause break.
 ASKS_STANDARD = re.compile(
-    r"标准[是为有]?(?:多少|几多|几钱|是几)|标准[^，。？?]{0,4}(?:每月|每人)[^，。？?]{0,4}(?:多少|几多)"
+    r"标准[^，。？?！!]{0,6}(?:多少|几多|几钱|是几)|(?:每月|每个月|一个月|每人)[^，。？?！!]{0,4}(?:多少|几多|几钱)"
 )
 NAMES_DISABILITY_SUBSIDY = re.compile(r"护理补贴|两项补贴")
 ASKS_SITE = re.compile(r"长者饭堂|助餐点|老人饭堂|老年饭堂|饭堂|助餐")

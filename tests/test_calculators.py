@@ -145,6 +145,14 @@ def test_the_dibao_standard_is_read_from_the_block(std: Standards) -> None:
 
 
 @pytest.mark.parametrize(
+    "question", ["农村的低保标准现在是多少？", "农村低保每月多少钱", "村里低保一个月几多钱"]
+)
+def test_the_standard_asked_in_other_words_gets_the_figure(std: Standards, question: str) -> None:
+    answer = calculators.answer_free_text(question, std)
+    assert answer is not None and answer.figures == {"rural": 840}
+
+
+@pytest.mark.parametrize(
     ("change", "message"),
     [
         (lambda b: b["dibao"].pop("rural"), "standards.dibao.rural: 缺少"),
