@@ -47,12 +47,23 @@ class Bench:
         self.models = self._models()
 
     def _models(self) -> Path:
+        """A private converted model for this run: a copy of ``BOT_BENCH_MODEL_DIR`` (or
+        ``BOT_TEST_MODEL_DIR``) when that one is intact, else a fresh conversion. The given folder is
+        never written: other sessions share it, and one running older code converts it again to its
+        own format, which made a bot process of this run convert at start-up (torch imported, peak
+        1.26 GB) when it was linked directly."""
         from bot import model_convert
 
-        given = os.environ.get("BOT_BENCH_MODEL_DIR") or os.environ.get("BOT_TEST_MODEL_DIR")
-        models = Path(given) if given else self.root / "models"
+        models = self.root / "models"
         target = models / MODEL
-        if not target.exists() or model_convert.verify(target) is not None:
+        given = os.environ.get("BOT_BENCH_MODEL_DIR") or os.environ.get("BOT_TEST_MODEL_DIR")
+        source = Path(given) / MODEL if given else None
+        if source is not None and source.exists() and model_convert.verify(source) is None:
+            shutil.copytree(source, target)
+        if (
+            not target.exists() or model_convert.verify(target) is not None
+        ):  # none given, or it changed meanwhile
+            shutil.rmtree(target, ignore_errors=True)
             log(f"converting the model into {target}")
             model_convert.convert(target)
         return models
