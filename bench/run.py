@@ -4,9 +4,11 @@ Every figure is a ratio or a count measured within one run on this machine, so a
 machine moves both sides of a ratio together. Prints a table and writes ``bench/results.json``;
 ``--profile`` also writes pyinstrument profiles of ``ask`` and of an ingest to ``bench/``, and a
 py-spy profile of the bot process under load (``bench/profile_bot.txt``; needs ``py-spy`` in
-``.venv``). The bot is measured with 50 simulated residents through the fake Bot API in two load
-models: residents who read each reply before the next message (the goal), and residents who never
-pause (saturation: the most the bot can answer per second).
+``.venv``). Sections: the whole answer vs one query embedding (torch and ONNX, interleaved), ``ask
+--jsonl`` from a cold start, ingest vs raw encode, re-ingest, retrieval at scale, and the bot with 50
+simulated residents through the fake Bot API in ``--bot-runs`` fresh processes (medians), each in two
+load models: residents who read each reply before the next message (the goal), and residents who never
+pause (saturation). Every section records the load average and the other processes' CPU meanwhile.
 
 Set ``BOT_BENCH_MODEL_DIR`` (or ``BOT_TEST_MODEL_DIR``) to a folder holding a converted
 ``multilingual-e5-small/`` to skip the model conversion.
