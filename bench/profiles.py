@@ -28,8 +28,11 @@ def profiled(path: Path | None) -> Iterator[None]:
 
 
 PROFILE_BUCKETS = [  # (bucket, any of these in a stack's frames); the first that matches wins
-    ("query embedding (SentenceTransformer.encode)", ("SentenceTransformer.encode", "QueryBatcher")),
-    ("ask outside the model (normalise, BM25, Chroma, answer)", ("Assistant.ask",)),
+    (
+        "query embedding (OnnxEncoder.encode: tokenizer + ONNX Runtime)",
+        ("onnx_encoder.py", "unigram.py", "OnnxEncoder.encode", "QueryBatcher"),
+    ),
+    ("ask outside the model (normalise, BM25, Chroma, answer)", ("Assistant.ask", "answering/")),
     ("SQLite state (history, answer log)", ("bot/state/",)),
     ("sendChatAction", ("send_chat_action",)),
     ("sendMessage (PTB request, rate limiter, httpx)", ("send_message",)),
@@ -63,8 +66,8 @@ def summarise_profile(collapsed: str) -> str:
     total = sum(busy.values()) or 1
     lines = [
         "py-spy samples of the bot process's Python threads during a saturation run (50 residents,",
-        "no pause), by what the stack was doing; shares of the busy samples. Threads without Python",
-        "frames (torch's own pool, if it has more than one thread) are not sampled: see",
+        "no pause), by what the stack was doing; shares of the busy samples. ONNX Runtime runs on the",
+        "calling thread ([embedding] threads = 1), so its time shows under OnnxEncoder.encode; see",
         "cpu_ms_per_answer in results.json for the CPU split by thread.",
         f"Busy samples: {total}; idle (waiting) samples left out: {idle}.",
         "",
