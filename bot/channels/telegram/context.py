@@ -33,7 +33,7 @@ from bot.channels.state_writes import StateWrites
 from bot.channels.telegram import format as fmt
 from bot.config import Settings
 from bot.state.database import State
-from bot.state.rate_limit import RateLimiter
+from bot.state.rate_limit import Limiter
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class BotDeps:
     assistant: Assistant
     settings: Settings
     state: State
-    limiter: RateLimiter
+    limiter: Limiter
     answering: asyncio.Semaphore
     answer_pool: ThreadPoolExecutor
     writes: StateWrites
@@ -67,7 +67,7 @@ class BotDeps:
         self.settings = settings
         self.state = state
         self.writes = StateWrites()
-        self.limiter = RateLimiter(tg.questions_per_minute)
+        self.limiter = state.rate_limiter("telegram", tg.questions_per_minute)
         self.answering = asyncio.Semaphore(max(1, tg.max_concurrent_answers))
         # Answers get threads of their own: asyncio's default pool has only cores + 4 threads, and
         # every question in flight is one more that the next query encode can batch with.
