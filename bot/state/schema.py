@@ -20,6 +20,7 @@ pre-ping on PostgreSQL so a restarted server is reconnected to instead of failin
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 from pathlib import Path
@@ -147,8 +148,12 @@ def sqlite_url(path: Path) -> str:
 
 
 @functools.cache
-def engine(url: str) -> Engine:
-    """One engine per URL and process (its pool is shared by every State and ingest step)."""
+def engine(url: str, *, wal: bool = True) -> Engine:
+    """One engine per URL and process (its pool is shared by every State and ingest step).
+
+    ``wal``: SQLite in WAL mode (the channels' state file); the ingest's ``index.sqlite`` keeps its
+    rollback journal, so copying that one file (a backup, a test) copies everything in it.
+    """
     from sqlalchemy import create_engine
 
     options: dict[str, Any] = {}
@@ -158,7 +163,7 @@ def engine(url: str) -> Engine:
     else:
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
     made = create_engine(url, **options)
-    if not is_postgres(url):
+    if not is_postgres(url) and wal:
         event.listen(made, "connect", _sqlite_pragmas)
     return made
 
@@ -194,3 +199,8 @@ def migrate(url: str) -> None:
 
 def create_ingest_tables(conn: Connection) -> None:
     INGEST.create_all(conn, checkfirst=True)
+
+
+def advisory_key(name: str) -> int:
+    """A PostgreSQL advisory-lock key (a signed 64-bit integer) for ``name``."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
