@@ -98,7 +98,32 @@ def table(r: dict[str, Any]) -> str:
         rows.append(
             f"| peak memory (VmHWM = the process's own ru_maxrss) of the bot process | **{t['peak_rss_mb']:.0f} MB** | < 1.5 GB | {_yes(t['memory_met'])} |"
         )
+    if "workers" in r:
+        rows += _workers_rows(r["workers"])
     return "\n".join(rows)
+
+
+def _workers_rows(w: dict[str, Any]) -> list[str]:
+    """One vs two webhook workers behind nginx, and PostgreSQL vs SQLite (figures, no goal)."""
+    out = []
+    for key, label in (
+        ("pg_1", "1 worker, PostgreSQL"),
+        ("pg_2", "2 workers, PostgreSQL"),
+        ("sqlite_1", "1 worker, SQLite"),
+    ):
+        p, s = w[key]["paced"], w[key]["saturation"]
+        out.append(
+            f"| {label}, behind nginx: paced / saturation | {p['per_s']:.1f}/s p95 {p['p95_ms']:.0f} ms lost {p['lost']} / "
+            f"**{s['per_s']:.1f}/s** p50 {s['p50_ms']:.0f} ms | — | — |"
+        )
+    c = w["state_calls"]
+    out.append(f"| two workers / one (saturation) | **{w['two_over_one_saturation']:.2f}×** | — | — |")
+    out.append(
+        f"| state calls of one answer, PostgreSQL / SQLite (median) | {c['postgresql']['median_ms']:.2f} / "
+        f"{c['sqlite']['median_ms']:.2f} ms = **{c['ratio']:.2f}×**; end to end {w['pg_over_sqlite_saturation']:.2f}× "
+        f"the SQLite worker's saturation rate | — | — |"
+    )
+    return out
 
 
 def _yes(ok: bool) -> str:
@@ -114,7 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         help="write pyinstrument (and, for the bot, py-spy) profiles to bench/",
     )
     parser.add_argument(
-        "--only", nargs="*", default=[], help="ingest latency reingest retrieval bot (default: all)"
+        "--only",
+        nargs="*",
+        default=[],
+        help="ingest latency reingest retrieval bot workers (default: all but workers)",
     )
     parser.add_argument(
         "--out",
@@ -143,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         if "bot" in only:
             bench.embed_batching(settings)
             bench.bot_throughput(settings)
+        if "workers" in only:  # PostgreSQL, nginx and a chroma server: only when asked for
+            from bench.workers import workers_bench
+
+            bench.results["workers"] = workers_bench(settings, Path(tmp), args.quick)
     results = bench.results
     results["meta"] = {
         "command": "python -m bench.run"

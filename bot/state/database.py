@@ -118,6 +118,7 @@ class State:
         self._clock = clock
         # SQLite takes one writer at a time anyway; one lock keeps its "database is locked" away.
         self._lock: threading.Lock | _NoLock = _NoLock() if self.postgres else threading.Lock()
+        fresh = False
         if not self.shared:
             self._salt = load_salt(data_dir)
             fresh = not self.path.exists()
@@ -126,7 +127,7 @@ class State:
             if fresh:
                 self.path.chmod(0o600)
         self._engine = schema.engine(self.url)
-        schema.migrate(self.url)
+        schema.migrate(self.url, again=fresh)
         if self.shared:
             self._salt = self._shared_salt()
 

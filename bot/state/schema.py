@@ -178,10 +178,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def migrate(url: str) -> None:
-    """Bring the state tables of ``url`` to the newest revision (once per process and URL)."""
+def migrate(url: str, *, again: bool = False) -> None:
+    """Bring the state tables of ``url`` to the newest revision (once per process and URL, unless
+    ``again``: a SQLite file that was just created, perhaps after the old one was deleted)."""
     with _migrating:
-        if url in _migrated:
+        if url in _migrated and not again:
             return
         from alembic import command
         from alembic.config import Config
