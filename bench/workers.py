@@ -89,10 +89,10 @@ def residents_run(
             t = time.monotonic()
             with lock:
                 sent[0] += 1
-            deliver({"update_id": next(_ids), "message": api.message(rng.choice(pool), user_id=uid)})
             try:
+                deliver({"update_id": next(_ids), "message": api.message(rng.choice(pool), user_id=uid)})
                 inbox[uid].get(timeout=60)
-            except queue.Empty:
+            except (queue.Empty, OSError):
                 with lock:
                     lost[0] += 1
                 return
@@ -230,6 +230,6 @@ def workers_bench(settings: Settings, root: Path, quick: bool) -> dict[str, Any]
             chroma.terminate()
             chroma.wait(timeout=30)
     one, two, lite = results["pg_1"], results["pg_2"], results["sqlite_1"]
-    results["two_over_one_saturation"] = two["saturation"]["per_s"] / one["saturation"]["per_s"]
-    results["pg_over_sqlite_saturation"] = one["saturation"]["per_s"] / lite["saturation"]["per_s"]
+    results["two_over_one_saturation"] = two["saturation"]["per_s"] / max(1e-9, one["saturation"]["per_s"])
+    results["pg_over_sqlite_saturation"] = one["saturation"]["per_s"] / max(1e-9, lite["saturation"]["per_s"])
     return results

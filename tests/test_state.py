@@ -236,7 +236,7 @@ def test_a_state_file_from_before_migrations_is_adopted_with_every_row(tmp_path:
     version = sqlite3.connect(tmp_path / "bot_state.sqlite").execute(
         "SELECT version_num FROM alembic_version"
     )
-    assert version.fetchone()[0] == "0002"
+    assert version.fetchone()[0] == "0003"
 
 
 def test_stats_by_channel_and_since_a_date(tmp_path: Path, backend: Backend) -> None:
@@ -296,6 +296,14 @@ def test_a_chat_turn_is_held_by_one_worker_at_a_time(tmp_path: Path, postgres: A
     theirs.release()
     other.release()
     assert State(tmp_path / "lite").chat_turn(chat) is None  # SQLite: one worker, its own lock
+
+    clock = Clock()
+    three = State(tmp_path / "w3", url=url, clock=clock)
+    dead, alive = three.chat_turn(chat, lease=30), three.chat_turn(chat, lease=30)
+    assert dead is not None and alive is not None
+    assert dead.try_take() and not alive.try_take()  # a worker died holding the turn …
+    clock.now += 31
+    assert alive.try_take()  # … its lease ran out
 
 
 OLD_SCHEMA = """

@@ -9,7 +9,7 @@ the shared database that ``DATABASE_URL`` names (:mod:`bot.state.schema`), where
 * events such as "asked for a human";
 * the open self-check wizard of a conversation (its step and answers so far, keyed by the hashed
   conversation key), so a wizard survives a restart;
-* on PostgreSQL, a conversation's turn (:meth:`State.chat_turn`, an advisory lock), so two workers
+* on PostgreSQL, a conversation's turn (:meth:`State.chat_turn`, a leased row), so two workers
   answer one chat's messages one after the other.
 
 Privacy (:mod:`bot.state.privacy`): no Telegram user id, chat id, name or phone number is ever
@@ -29,14 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, delete, func, literal, select, text
+from sqlalchemy import case, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from bot.state import schema
 from bot.state.privacy import load_salt, redact
 from bot.state.rate_limit import Limiter, RateLimiter, SharedRateLimiter
-from bot.state.schema import events, feedback, history, installation, questions, wizards
+from bot.state.schema import chat_turns, events, feedback, history, installation, questions, wizards
 
 if TYPE_CHECKING:
     from bot.records import Answer
@@ -173,11 +173,9 @@ class State:
 
     # --- a conversation's turn across workers ----------------------------------------------------
 
-    def chat_turn(self, chat: str) -> ChatTurn | None:
+    def chat_turn(self, chat: str, lease: float = 30.0) -> ChatTurn | None:
         """A handle on ``chat``'s turn in the shared database (None on SQLite: one worker, its own lock)."""
-        if not self.postgres:
-            return None
-        return ChatTurn(self._engine.connect(), int.from_bytes(bytes.fromhex(chat[:16]), "big", signed=True))
+        return ChatTurn(self, chat, lease) if self.postgres else None
 
     # --- follow-up history -----------------------------------------------------------------------
 
@@ -392,27 +390,38 @@ class State:
 
 
 class ChatTurn:
-    """One conversation's turn on PostgreSQL: a session advisory lock on a connection of its own.
+    """One conversation's turn on PostgreSQL: a leased row in ``chat_turns`` (no connection is held).
 
     :meth:`try_take` never waits (the Telegram handler polls it from the event loop, so no thread
-    blocks on another worker); the lock goes with the connection if the worker dies.
+    blocks on another worker); a lease runs out after ``lease`` seconds, so a worker that died while
+    answering holds up the chat no longer than that.
     """
 
-    def __init__(self, conn: Connection, key: int) -> None:
-        self._conn = conn
-        self._key = key
+    def __init__(self, state: State, chat: str, lease: float) -> None:
+        self._state = state
+        self._chat = chat
+        self._lease = lease
+        self._holder = secrets.token_hex(8)
 
     def try_take(self) -> bool:
-        taken = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key}).scalar()
-        self._conn.commit()
-        return bool(taken)
+        now = self._state._clock()
+        turns = chat_turns
+        take = self._state._insert(turns).values(
+            chat=self._chat, holder=self._holder, until=now + self._lease
+        )
+        take = take.on_conflict_do_update(
+            index_elements=["chat"],
+            set_={"holder": take.excluded.holder, "until": take.excluded.until},
+            where=turns.c.until < now,
+        ).returning(turns.c.holder)
+        with self._state._tx() as conn:
+            return conn.execute(take).first() is not None
 
     def release(self) -> None:
-        try:
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self._key})
-            self._conn.commit()
-        finally:
-            self._conn.close()
+        with self._state._tx() as conn:
+            conn.execute(
+                delete(chat_turns).where(chat_turns.c.chat == self._chat, chat_turns.c.holder == self._holder)
+            )
 
 
 class _NoLock:

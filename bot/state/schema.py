@@ -6,7 +6,7 @@ ingest). With a URL such as ``postgresql+psycopg://bot@db/shanwei`` every worker
 staff console and any machine that ingests share one truth.
 
 * :data:`STATE` — the channels' tables (history, questions, feedback, events, wizards, installation,
-  rate_hits). Alembic migrations (``bot/state/migrations/``) create and upgrade them at open; the first
+  rate_hits, chat_turns). Alembic migrations (``bot/state/migrations/``) create and upgrade them at open; the first
   revision is today's SQLite layout, created only where missing, so an existing state file is adopted
   as it is.
 * :data:`INGEST` — the ingest's manifest and vector cache: a cache that ``ingest.py --rebuild`` can
@@ -108,6 +108,15 @@ rate_hits = Table(
     Column("key", Text, nullable=False),
     Column("at", Float, nullable=False),
     Index("rate_hits_key", "key", "at"),
+)
+
+# A conversation's turn across workers: who holds it, until when (epoch seconds; a dead holder's lease runs out).
+chat_turns = Table(
+    "chat_turns",
+    STATE,
+    Column("chat", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("until", Float, nullable=False),
 )
 
 INGEST = MetaData()
