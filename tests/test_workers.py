@@ -1,7 +1,8 @@
 """Several workers, one truth: two ``python -m bot run`` webhook workers behind Debian's nginx, their state
 in one PostgreSQL database and their index in one ``chroma run`` server.
 
-* residents are answered through nginx by both workers, and ``/stats`` from either counts everyone;
+* residents are answered through nginx by both workers, and ``/stats`` and ``/unanswered`` from
+  either count everyone;
 * one chat's messages, delivered to different workers, are answered in order (the chat's turn is an
   advisory lock in the database);
 * a worker killed mid-run: nginx passes its requests to the other, residents keep getting answers;
@@ -36,6 +37,7 @@ pytestmark = [
 ADMIN = 900900900
 MARRIAGE = "结婚登记要带什么材料？"
 DIBAO = "低保怎么申请？"
+MARS = "火星移民补贴怎么领？"
 _update_ids = iter(range(1, 10**9))
 
 
@@ -105,6 +107,14 @@ def test_two_workers_answer_in_order_share_stats_and_survive_one_dying(deploymen
     d.say("/stats", ADMIN, worker=1)
     second = d.answers_to(ADMIN, count=2)[-1]
     assert f"提问：{len(residents)} 次" in first.text and first.text == second.text
+
+    # /unanswered from one worker lists what residents asked on both.
+    d.say(MARS, 777000050, worker=0)
+    d.say(MARS, 777000051, worker=1)
+    d.answers_to(777000050), d.answers_to(777000051)
+    d.say("/unanswered", ADMIN, worker=0)
+    report = d.answers_to(ADMIN, count=3)[-1]
+    assert f"2 次｜{MARS}" in report.text, report.text
 
     # One chat, two messages on two workers; the first answer is slow to send. The second waits its turn.
     chat = 777000100
