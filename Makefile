@@ -10,6 +10,10 @@ CHROMIUM := /usr/bin/chromium
 WEB_FONTS := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 # A CJK font, for the OCR tests that render notices as scans (any of these will do).
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+# Debian's PostgreSQL server binaries (the tests start a throwaway cluster with initdb/pg_ctl) and nginx
+# (the tests put it in front of two webhook workers); neither runs as a service for the tests.
+POSTGRES := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/15/bin/initdb)
+NGINX := /usr/sbin/nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint bench eval lock clean
@@ -23,7 +27,7 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)  ## ingest if needed, then Telegram (TELEGRAM_BOT_TOKEN set) or a console chat
 	$(PY) -m bot run
 
-test: $(STAMP) $(CHROMIUM) $(WEB_FONTS) $(CJK_FONT)  ## lint, type-check and run every test (the web page and the staff console in headless Chromium too)
+test: $(STAMP) $(CHROMIUM) $(WEB_FONTS) $(CJK_FONT) $(POSTGRES) $(NGINX)  ## lint, type-check and run every test (the web page and the staff console in headless Chromium, PostgreSQL and nginx too)
 	$(PY) -m ruff check bot tests ingest.py bench
 	$(PY) -m mypy bot
 	$(PY) -m pytest -q
@@ -38,6 +42,12 @@ $(WEB_FONTS):
 # Debian's WenQuanYi Micro Hei: the OCR tests draw Chinese notices with it, then read them back.
 $(CJK_FONT):
 	test -f $@ || ( $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei )
+
+# Debian's PostgreSQL (the shared-state tests) and nginx (two workers behind a reverse proxy).
+$(POSTGRES):
+	test -x $@ || ( $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql )
+$(NGINX):
+	test -x $@ || ( $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx )
 
 eval: $(STAMP)  ## answer quality on the shared evaluation sets, three retrieval variants side by side
 	$(PY) -m bot eval ../shared/corpus/eval/dev.jsonl ../shared/corpus/eval/dev-hard.jsonl --compare

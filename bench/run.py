@@ -137,6 +137,8 @@ def table(r: dict[str, Any]) -> str:
             f"saturation {sat['per_s']:.1f}/s, p95 {sat['p95_ms']:.0f} ms (others {p['other_processes_cores']:.2f} cores) "
             f"| — | — |"
         )
+    if "workers" in r:
+        rows += _workers_rows(r["workers"])
     return "\n".join(rows)
 
 
@@ -146,6 +148,29 @@ def _each(runs: list[dict[str, Any]], figure: Callable[[dict[str, Any]], float],
 
 def _ms(v: float | None) -> str:
     return "—" if v is None else f"{v:.1f}"
+
+
+def _workers_rows(w: dict[str, Any]) -> list[str]:
+    """One vs two webhook workers behind nginx, and PostgreSQL vs SQLite (figures, no goal)."""
+    out = []
+    for key, label in (
+        ("pg_1", "1 worker, PostgreSQL"),
+        ("pg_2", "2 workers, PostgreSQL"),
+        ("sqlite_1", "1 worker, SQLite"),
+    ):
+        p, s = w[key]["paced"], w[key]["saturation"]
+        out.append(
+            f"| {label}, behind nginx: paced / saturation | {p['per_s']:.1f}/s p95 {p['p95_ms']:.0f} ms lost {p['lost']} / "
+            f"**{s['per_s']:.1f}/s** p50 {s['p50_ms']:.0f} ms | — | — |"
+        )
+    c = w["state_calls"]
+    out.append(f"| two workers / one (saturation) | **{w['two_over_one_saturation']:.2f}×** | — | — |")
+    out.append(
+        f"| state calls of one answer, PostgreSQL / SQLite (median) | {c['postgresql']['median_ms']:.2f} / "
+        f"{c['sqlite']['median_ms']:.2f} ms = **{c['ratio']:.2f}×**; end to end {w['pg_over_sqlite_saturation']:.2f}× "
+        f"the SQLite worker's saturation rate | — | — |"
+    )
+    return out
 
 
 def _yes(ok: bool) -> str:
@@ -168,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         help="write pyinstrument (and, for the bot, py-spy) profiles to bench/",
     )
     parser.add_argument(
-        "--only", nargs="*", default=[], help="ingest latency startup reingest retrieval bot (default: all)"
+        "--only",
+        nargs="*",
+        default=[],
+        help="ingest latency startup reingest retrieval bot workers (default: all but workers)",
     )
     parser.add_argument(
         "--bot-runs", type=int, default=3, help="fresh bot processes measured (medians quoted)"
@@ -206,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
             bench.retrieval_scale()
         if "bot" in only:
             bench.bot_throughput(settings, 1 if args.quick else args.bot_runs, args.unthrottled)
+        if "workers" in only:  # PostgreSQL, nginx and a chroma server: only when asked for
+            from bench.workers import workers_bench
+
+            bench.results["workers"] = workers_bench(settings, Path(tmp), args.quick)
     results = bench.results
     results["meta"] = {
         "command": "python -m bench.run"

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot run | chat | ask | eval | ingest | web | wechat | admin | report``.
+"""Command line: ``python -m bot run | chat | ask | eval | ingest | web | wechat | admin | report | stats | state``.
 
 Logging is configured here, once. Errors a user can cause print one line and exit 1.
 """
@@ -99,7 +99,29 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--csv", action="store_true", help="CSV (UTF-8 with BOM, opens in Excel) instead of text"
     )
+    st = sub.add_parser("stats", parents=[common], help="what /stats shows, from the configured state store")
+    st.add_argument("--json", action="store_true", help="questions, answered, up, down, by_channel as JSON")
+    st.add_argument("--since", help="only questions asked from this date on, YYYY-MM-DD")
+    state = sub.add_parser("state", parents=[common], help="the state store: migrate --to URL")
+    state_sub = state.add_subparsers(dest="state_command", required=True)
+    mig = state_sub.add_parser(
+        "migrate",
+        parents=[_options_again()],
+        help="copy this data folder's SQLite state into a shared database",
+    )
+    mig.add_argument(
+        "--to", required=True, metavar="URL", help="e.g. postgresql+psycopg://bot@127.0.0.1/shanwei"
+    )
     return parser
+
+
+def _options_again() -> argparse.ArgumentParser:
+    """A sub-command repeats the folder options without defaults, so they may stand on either side of it."""
+    again = argparse.ArgumentParser(add_help=False)
+    for flag in ("--knowledge", "--data", "--config"):
+        again.add_argument(flag, type=Path, default=argparse.SUPPRESS)
+    again.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    return again
 
 
 def _admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -109,11 +131,7 @@ def _admin_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     adm.add_argument("--host", help="address to listen on (default: [admin] host, 127.0.0.1)")
     adm.add_argument("--port", type=int, help="port to listen on (default: [admin] port, 8081)")
-    # The sub-command repeats the folder options without defaults, so they may stand on either side of it.
-    again = argparse.ArgumentParser(add_help=False)
-    for flag in ("--knowledge", "--data", "--config"):
-        again.add_argument(flag, type=Path, default=argparse.SUPPRESS)
-    again.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    again = _options_again()
     actions = adm.add_subparsers(dest="admin_command")
     add = actions.add_parser(
         "add-user", parents=[again], help="create a staff account or set its password (read from stdin)"
@@ -132,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"错误: {exc}", file=sys.stderr)
         return 1
     except Exception as exc:  # a full disk, a read-only mount, a damaged database: one line, not a traceback
-        fault = data_fault(exc, settings.data_dir) if settings is not None else None
+        fault: object = data_fault(exc, settings.data_dir) if settings is not None else None
+        fault = fault or (_database_fault(exc, settings) if settings is not None else None)
         if fault is None:
             raise
         logger.debug("data folder fault", exc_info=exc)
@@ -156,6 +175,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return print_report(settings, since=args.since, csv_out=args.csv)
     if args.command == "ask":
         return _ask(args, settings)
+    if args.command == "stats":
+        from bot.state.operations import print_stats
+
+        return print_stats(settings, since=args.since, as_json=args.json)
+    if args.command == "state":
+        from bot.state.operations import print_migrate
+
+        return print_migrate(settings, args.to)
     if args.command == "eval":
         from bot.evaluation import run_eval
 
@@ -294,6 +321,21 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.channels.console import chat
 
     return chat(assistant)
+
+
+def _database_fault(exc: Exception, settings: Settings) -> str | None:
+    """The shared state database cannot be reached: one line naming it (never its password)."""
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from sqlalchemy.exc import OperationalError
+
+    from bot import staff_messages
+    from bot.state.schema import redacted
+
+    if not isinstance(exc, OperationalError) or not settings.database_url:
+        return None
+    error = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    return staff_messages.DATABASE_UNREACHABLE.format(url=redacted(settings.database_url), error=error)
 
 
 def _configure_logging(verbose: bool) -> None:

@@ -94,6 +94,14 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class StateSettings:
+    # Empty: each data folder keeps its own SQLite files (bot_state.sqlite, index.sqlite, salt). A URL
+    # such as postgresql+psycopg://bot@127.0.0.1/shanwei: every worker and ingest shares that database
+    # (see bot/state/schema.py). DATABASE_URL wins; a password belongs there, never in this file.
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class RetrievalSettings:
     dense_k: int = 30
     sparse_k: int = 30
@@ -330,6 +338,7 @@ class Settings:
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    state: StateSettings = field(default_factory=StateSettings)
     question: QuestionSettings = field(default_factory=QuestionSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
@@ -353,6 +362,10 @@ class Settings:
     @property
     def chroma_url(self) -> str:
         return self.store.url
+
+    @property
+    def database_url(self) -> str:
+        return self.state.url
 
 
 def load_settings(
@@ -384,11 +397,15 @@ def load_settings(
     store = settings.store
     if env.get("CHROMA_URL"):
         store = dataclasses.replace(store, url=env["CHROMA_URL"])
+    state = settings.state
+    if env.get("DATABASE_URL"):
+        state = dataclasses.replace(state, url=env["DATABASE_URL"].strip())
     return dataclasses.replace(
         settings,
         knowledge=dataclasses.replace(settings.knowledge, dir=Path(knowledge_dir).resolve()),
         data=dataclasses.replace(settings.data, dir=Path(data_dir).resolve()),
         store=store,
+        state=state,
     )
 
 

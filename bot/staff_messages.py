@@ -107,3 +107,27 @@ INGEST_WARNING_LINE = "  注意 {path}: {warning}"
 INGEST_STALE_FIGURE = "“{text}”{detail}（这句话在更新前不会用于回答）"
 OLD_INDEX = "索引是旧版本的格式: 请重新运行 `python ingest.py --knowledge {knowledge} --data {data}`（已缓存的向量不会重新计算）。"
 NO_INDEX = "还没有索引: 请先运行 `python ingest.py --knowledge {knowledge} --data {data}`。"
+
+# --- the shared state database (python -m bot stats | state migrate) -------------------------------
+
+STATS_TEXT = (
+    "统计（{store}，自 {since}）\n"
+    "提问 {total} 次，已回答 {answered} 次（{share}）\n"
+    "👍 {up}  👎 {down}  转人工 {handoffs}\n"
+    "按渠道: {channels}"
+)
+STATS_ALL_TIME = "开始以来"
+STATS_BAD_SINCE = "--since 应为日期 YYYY-MM-DD，例如 2026-01-31（收到: {since}）"
+MIGRATE_NO_SOURCE = "没有找到要迁移的状态文件 {path}。请用 --data 指向原来的数据目录。"
+MIGRATE_SAME = "--to 应为另一个数据库的地址，例如 postgresql+psycopg://bot@127.0.0.1:5432/shanwei。"
+MIGRATE_NOT_EMPTY = "目标数据库 {url} 的 {table} 表已有记录：为免重复或混杂，只迁移到没有记录的数据库。"
+MIGRATE_OTHER_SALT = (
+    "目标数据库 {url} 已有另一个用户盐：迁移后旧记录将无法与同一居民对应。请换一个新的数据库。"
+)
+MIGRATE_DONE = "已迁移到 {url}：{rows}。设置 DATABASE_URL 为该地址后重启各进程。"
+DATABASE_UNREACHABLE = (
+    "无法连接状态数据库 {url}（{error}）。请检查 DATABASE_URL、数据库是否在运行、网络和账号。"
+)
+INGEST_BUSY_SHARED = (
+    "另一个导入正在使用同一个数据库 {url}（可能在另一台机器上）。请等它结束后再运行；正在服务的索引不受影响。"
+)

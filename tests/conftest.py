@@ -13,6 +13,9 @@ copies of the sample knowledge folder, and one ingested index for read-only test
   ``ingested_copy``.
 * ``ingested_copy`` (function): a private copy of ``ingested`` (knowledge and data folders) to
   change; its embedding cache is warm, so re-ingesting unchanged text costs no model call.
+* ``postgres`` (session): a throwaway PostgreSQL cluster (:mod:`bot.testing.postgres`) on a free port.
+* ``backend`` (function, parametrized ``sqlite`` / ``postgresql``): ``backend.open(folder, **kw)`` is
+  a :class:`bot.state.database.State` of that folder on either engine, so one state test runs on both.
 
 Every test that uses one of the model fixtures is marked ``slow`` here (it needs the real model,
 and usually a full ingest), so ``pytest -m "not slow"`` is the quick loop. Helpers that are no
@@ -26,10 +29,12 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bot.config import DEFAULT_MODEL, Settings
+from tests.helpers.backends import Backend
 from tests.helpers.knowledge import (
     MODEL_NAME,
     KnowledgeBase,
@@ -38,6 +43,9 @@ from tests.helpers.knowledge import (
     new_data_dir,
     settings_for,
 )
+
+if TYPE_CHECKING:
+    from bot.testing.postgres import PostgresCluster
 
 MODEL_FIXTURES = frozenset({"model_dir", "make_data_dir", "ingested", "ingested_copy"})
 
@@ -53,6 +61,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def settings_for_fixture() -> Callable[[Path, Path], Settings]:
     """The ``settings_for(knowledge, data)`` helper, for tests that prefer a fixture to an import."""
     return settings_for
+
+
+# --- the state database ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One PostgreSQL server for the session (each test asks it for a database of its own)."""
+    from bot.testing.postgres import PostgresCluster
+
+    with PostgresCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """The state on SQLite (each folder its own file) or PostgreSQL (each folder its own database)."""
+    if request.param == "sqlite":
+        return Backend(None)
+    return Backend(request.getfixturevalue("postgres"))
 
 
 # --- the model -----------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ How the pieces fit:
   collections are complete before the pointer flips.
 * Across files: which texts are superseded by newer ones (:mod:`bot.ingest.currency`), which
   sentences state a standards figure the block has changed (warned, and never quoted).
-* One ingest at a time per data folder (an exclusive ``flock``).
+* One ingest at a time: per data folder (an exclusive ``flock``), or, with a PostgreSQL
+  ``DATABASE_URL``, per Chroma store on every machine (an advisory lock in that database).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import dataclasses
 import fcntl
 import logging
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -51,8 +51,9 @@ from bot.ingest.loaders import (
     read_knowledge_bytes,
 )
 from bot.ingest.report import IngestReport, Progress, ProgressBar
-from bot.ingest.vectors import STATE_DB, CountingEmbeddings, SideCollection
+from bot.ingest.vectors import STATE_DB, CountingEmbeddings, IngestDB, SideCollection
 from bot.records import Chunk, FileMeta
+from bot.state import schema
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -75,8 +76,17 @@ class FileResult:
 
 
 @contextlib.contextmanager
-def ingest_lock(data_dir: Path) -> Iterator[None]:
-    """Hold the data folder's ingest lock, or refuse at once with a clear message."""
+def ingest_lock(data_dir: Path, database_url: str = "", store: str = "local") -> Iterator[None]:
+    """Hold the ingest lock, or refuse at once with a clear message.
+
+    With a PostgreSQL ``database_url`` the lock is an advisory lock in that database (per Chroma
+    store), so a second ingest on any machine refuses; it goes with the connection if the holder
+    dies. Otherwise an exclusive ``flock`` on ``<data>/ingest.lock``.
+    """
+    if database_url and schema.is_postgres(database_url):
+        with _database_lock(database_url, store):
+            yield
+        return
     path = data_dir / "ingest.lock"
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -99,36 +109,20 @@ def ingest_lock(data_dir: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _connect(data_dir: Path) -> sqlite3.Connection:
-    path = data_dir / STATE_DB
-    try:
-        conn = sqlite3.connect(path, timeout=30)
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS manifest (collection TEXT, path TEXT, sha256 TEXT, chunks INTEGER,"
-            " PRIMARY KEY (collection, path))"
-        )
-        conn.execute("CREATE TABLE IF NOT EXISTS embedding_cache (key TEXT PRIMARY KEY, value BLOB)")
+@contextlib.contextmanager
+def _database_lock(url: str, store: str) -> Iterator[None]:
+    from sqlalchemy import text
+
+    key = schema.advisory_key(f"ingest:{store}")
+    with schema.engine(url, wal=False).connect() as conn:
+        if not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            raise IngestBusyError(staff_messages.INGEST_BUSY_SHARED.format(url=schema.redacted(url)))
         conn.commit()
-    except sqlite3.DatabaseError as exc:
-        raise UserError(
-            f"索引状态数据库 {path} 已损坏或无法写入（{exc}）。请删除该文件后运行 `python ingest.py --rebuild`。"
-        ) from None
-    return conn
-
-
-def read_manifest(conn: sqlite3.Connection, key: str) -> dict[str, tuple[str, int]]:
-    """path -> (sha256, chunks served) for every file the last ingest of ``key`` saw."""
-    rows = conn.execute("SELECT path, sha256, chunks FROM manifest WHERE collection = ?", (key,))
-    return {path: (sha, n) for path, sha, n in rows}
-
-
-def _write_manifest(conn: sqlite3.Connection, key: str, files: dict[str, tuple[str, int]]) -> None:
-    with conn:
-        conn.execute("DELETE FROM manifest WHERE collection = ?", (key,))
-        conn.executemany(
-            "INSERT INTO manifest VALUES (?, ?, ?, ?)",
-            [(key, path, sha, n) for path, (sha, n) in files.items()],
-        )
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
 
 
 # --- reading the folder ------------------------------------------------------------------------------
@@ -250,36 +244,33 @@ def ingest(
     """
     started = time.perf_counter()
     report = IngestReport(dry_run=dry_run)
-    with ingest_lock(settings.data_dir):
-        conn = _connect(settings.data_dir)
-        try:
-            results = read_folder(settings, progress, listener)
-            if not results:
-                raise UserError(staff_messages.INGEST_NOTHING.format(path=settings.knowledge_dir))
-            client = index_store.open_client(settings)
-            pointer = index_store.read_pointer(client, settings)
-            sid = index_store.store_id(settings)
-            previous = read_manifest(conn, f"{sid}/{pointer.active}") if pointer else {}
-            compare(results, previous, report)
-            report.describe(results)
-            if dry_run:
-                report.chunks = sum(len(r.chunks) for r in results)
-                report.usable = pointer is not None
-                return report
-            _write(
-                settings,
-                conn,
-                client,
-                pointer,
-                previous,
-                results,
-                report,
-                rebuild=rebuild,
-                progress=progress,
-                listener=listener,
-            )
-        finally:
-            conn.close()
+    with ingest_lock(settings.data_dir, settings.database_url, index_store.store_id(settings)):
+        db = IngestDB(settings)
+        results = read_folder(settings, progress, listener)
+        if not results:
+            raise UserError(staff_messages.INGEST_NOTHING.format(path=settings.knowledge_dir))
+        client = index_store.open_client(settings)
+        pointer = index_store.read_pointer(client, settings)
+        sid = index_store.store_id(settings)
+        previous = db.manifest(f"{sid}/{pointer.active}") if pointer else {}
+        compare(results, previous, report)
+        report.describe(results)
+        if dry_run:
+            report.chunks = sum(len(r.chunks) for r in results)
+            report.usable = pointer is not None
+            return report
+        _write(
+            settings,
+            db,
+            client,
+            pointer,
+            previous,
+            results,
+            report,
+            rebuild=rebuild,
+            progress=progress,
+            listener=listener,
+        )
     report.seconds = time.perf_counter() - started
     report.save(settings.data_dir / folder.LAST_REPORT)
     return report
@@ -287,7 +278,7 @@ def ingest(
 
 def _write(
     settings: Settings,
-    conn: sqlite3.Connection,
+    db: IngestDB,
     client: ClientAPI,
     pointer: index_store.Pointer | None,
     previous: dict[str, tuple[str, int]],
@@ -318,8 +309,7 @@ def _write(
         for side in sides:
             side.reset(client)
         if rebuild:
-            with conn:
-                conn.execute("DELETE FROM embedding_cache")
+            db.clear_cache()
 
     docs = [chunk for r in results if not r.skipped for chunk in r.chunks]
     docs += _carry_forward(client, pointer, results, previous, report)
@@ -333,8 +323,7 @@ def _write(
     )
     counting = CountingEmbeddings(settings, bar)
     count, unit_count = (
-        side.write(client, conn, counting, batch)
-        for side, batch in zip(sides, (docs, unit_docs), strict=True)
+        side.write(client, db, counting, batch) for side, batch in zip(sides, (docs, unit_docs), strict=True)
     )
     bar.close()
     index_store.get_collection(client, target).modify(metadata={index_store.MODEL_KEY: mid})
@@ -342,7 +331,7 @@ def _write(
     # Every file seen, with the chunks it serves (a broken file serves its previous version, or nothing).
     kept = set(report.kept_previous)
     files = {r.path: (r.sha256, len(r.chunks) if not r.skipped else int(r.path in kept)) for r in results}
-    _write_manifest(conn, f"{sid}/{target}", files)
+    db.write_manifest(f"{sid}/{target}", files)
     index_store.write_pointer(
         client,
         settings,
@@ -405,13 +394,11 @@ def is_stale(settings: Settings) -> bool:
     except UserError:
         return True
     pointer = index_store.read_pointer(client, settings)
-    if pointer is None or pointer.layout != index_store.LAYOUT or not (settings.data_dir / STATE_DB).exists():
+    if pointer is None or pointer.layout != index_store.LAYOUT:
         return True
-    conn = _connect(settings.data_dir)
-    try:
-        manifest = read_manifest(conn, f"{index_store.store_id(settings)}/{pointer.active}")
-    finally:
-        conn.close()
+    if not settings.database_url and not (settings.data_dir / STATE_DB).exists():
+        return True
+    manifest = IngestDB(settings).manifest(f"{index_store.store_id(settings)}/{pointer.active}")
     root = settings.knowledge_dir
     current = {  # what read_folder would record: "" for a file it refuses to read
         p.relative_to(root).as_posix(): file_sha256(p, root, settings.ingest_limits, (settings.data_dir,))

@@ -471,7 +471,7 @@ def serve(
     host = host or settings.admin.host
     port = settings.admin.port if port is None else port
     sock = bind(host, port)
-    state = State(settings.data_dir, history_size=0)
+    state = State(settings.data_dir, history_size=0, url=settings.database_url)
     try:
         app = create_app(assistant, settings, state, config=config)
         if not Accounts(settings.data_dir).names():

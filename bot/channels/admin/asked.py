@@ -112,7 +112,7 @@ def as_text(rows: list[Asked], days: int) -> str:
 def print_report(settings: Settings, *, since: str | None, csv_out: bool = False) -> int:
     """``python -m bot report``: what residents asked, as text or CSV, on stdout."""
     days = since_days(since, settings.telegram.unanswered_days)
-    state = State(settings.data_dir, history_size=0)
+    state = State(settings.data_dir, history_size=0, url=settings.database_url)
     try:
         rows = collect(state, days)
     finally:

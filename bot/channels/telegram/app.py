@@ -83,7 +83,7 @@ def build_application(
     """
     base = base_url.rstrip("/")
     tg = settings.telegram
-    state = state or State(settings.data_dir, history_size=tg.history_size)
+    state = state or State(settings.data_dir, history_size=tg.history_size, url=settings.database_url)
     application: BotApplication = (
         ApplicationBuilder()
         .token(token)
@@ -196,7 +196,7 @@ def run_bot(assistant: Assistant, settings: Settings) -> int:
         raise UserError(messages.TG_NETWORK_DOWN.format(url=base, error=exc)) from None
     logger.info("starting as @%s", username)
     tg = settings.telegram
-    state = State(settings.data_dir, history_size=tg.history_size)
+    state = State(settings.data_dir, history_size=tg.history_size, url=settings.database_url)
     state.prune()
     application = build_application(assistant, settings, token, base, state=state)
     # Warm before polling, as the web and WeChat workers do: the first resident does not wait for the

@@ -32,8 +32,8 @@ from bot.answering.assistant import Assistant
 from bot.channels.state_writes import StateWrites
 from bot.channels.telegram import format as fmt
 from bot.config import Settings
-from bot.state.database import State
-from bot.state.rate_limit import RateLimiter
+from bot.state.database import ChatTurn, State
+from bot.state.rate_limit import Limiter
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,10 @@ TYPING_EVERY = 4.5  # Telegram shows "typing…" for about 5 s per sendChatActio
 # that take noticeable time, and PTB's rate limiter counts each one against the bot's 30 requests/s
 # like a message, so one per answer would halve how many residents the bot can answer per second.
 TYPING_AFTER = 1.0
+# Another worker answering the same chat: look again this often, and answer anyway after this long
+# (an answer takes well under a second; a turn held longer belongs to a stuck worker).
+CHAT_TURN_POLL = 0.02
+CHAT_TURN_WAIT = 30.0
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 
@@ -53,7 +57,7 @@ class BotDeps:
     assistant: Assistant
     settings: Settings
     state: State
-    limiter: RateLimiter
+    limiter: Limiter
     answering: asyncio.Semaphore
     answer_pool: ThreadPoolExecutor
     writes: StateWrites
@@ -67,7 +71,7 @@ class BotDeps:
         self.settings = settings
         self.state = state
         self.writes = StateWrites()
-        self.limiter = RateLimiter(tg.questions_per_minute)
+        self.limiter = state.rate_limiter("telegram", tg.questions_per_minute)
         self.answering = asyncio.Semaphore(max(1, tg.max_concurrent_answers))
         # Answers get threads of their own: asyncio's default pool has only cores + 4 threads, and
         # every question in flight is one more that the next query encode can batch with.
@@ -80,12 +84,49 @@ class BotDeps:
     def is_admin(self, user: User | None) -> bool:
         return user is not None and user.id in self.settings.telegram.admins
 
-    def chat_lock(self, key: str) -> asyncio.Lock:
-        """One question at a time per conversation, so answers and history stay in order."""
+    @contextlib.asynccontextmanager
+    async def chat_lock(self, key: str) -> AsyncIterator[None]:
+        """One question at a time per conversation, so answers and history stay in order.
+
+        Within this worker an ``asyncio.Lock`` (first come, first served); with the state on
+        PostgreSQL also the conversation's turn in the database, so a message that another worker
+        behind the proxy is answering for the same chat is answered after it. The database going away
+        costs no answer: the turn is then this worker's alone.
+        """
         if len(self._chat_locks) > 1000:
             for k in [k for k, lock in self._chat_locks.items() if not lock.locked()]:
                 del self._chat_locks[k]
-        return self._chat_locks.setdefault(key, asyncio.Lock())
+        async with self._chat_locks.setdefault(key, asyncio.Lock()):
+            turn = await self._take_turn(key)
+            try:
+                yield
+            finally:
+                if turn is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.to_thread(turn.release)
+
+    async def _take_turn(self, key: str) -> ChatTurn | None:
+        try:
+            turn = await asyncio.to_thread(self.state.chat_turn, key)
+        except Exception as exc:
+            logger.warning("chat turn unavailable (%s); answering without it", type(exc).__name__)
+            return None
+        if turn is None:
+            return None
+        deadline = asyncio.get_running_loop().time() + CHAT_TURN_WAIT
+        try:
+            while not await asyncio.to_thread(turn.try_take):
+                if asyncio.get_running_loop().time() > deadline:
+                    logger.warning("a chat's turn was held for over %.0f s; answering anyway", CHAT_TURN_WAIT)
+                    break
+                await asyncio.sleep(CHAT_TURN_POLL)
+            else:
+                return turn
+        except Exception as exc:
+            logger.warning("chat turn unavailable (%s); answering without it", type(exc).__name__)
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(turn.release)
+        return None
 
 
 class BotContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotDeps]):

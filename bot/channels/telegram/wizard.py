@@ -81,7 +81,12 @@ class OpenWizard(BaseHandler[Update, BotContext, None]):
         chat, user = update.effective_chat, update.effective_user
         if chat is None or user is None or (update.callback_query and not update.callback_query.message):
             return None
-        if self.state.wizard(self.state.chat_key(chat.id, user.id)) is None:
+        try:
+            open_wizard = self.state.wizard(self.state.chat_key(chat.id, user.id))
+        except Exception as exc:  # the state database is away: answer as if no wizard were open
+            logger.warning("could not look up an open wizard (%s)", type(exc).__name__)
+            return None
+        if open_wizard is None:
             return None
         for handler in self.steps:
             check = handler.check_update(update)

@@ -55,7 +55,6 @@ from bot.config import Settings
 from bot.errors import UserError
 from bot.records import Answer
 from bot.state.database import State
-from bot.state.rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -302,8 +301,8 @@ def create_app(
         "bureau_phone": settings.contact.bureau_phone,
         "office_hours": settings.contact.office_hours,
     }
-    ask_limiter = RateLimiter(web.requests_per_minute)
-    feedback_limiter = RateLimiter(web.requests_per_minute * FEEDBACK_PER_ASK)
+    ask_limiter = state.rate_limiter("web-ask", web.requests_per_minute)
+    feedback_limiter = state.rate_limiter("web-feedback", web.requests_per_minute * FEEDBACK_PER_ASK)
     answering = asyncio.Semaphore(max(1, web.max_concurrent_answers))
     page = render_page(settings)
 
@@ -470,7 +469,7 @@ def serve(assistant: Assistant, settings: Settings, host: str | None = None, por
     host = host or settings.web.host
     port = settings.web.port if port is None else port
     sock = bind(host, port)
-    state = State(settings.data_dir, history_size=0)
+    state = State(settings.data_dir, history_size=0, url=settings.database_url)
     try:
         assistant.warm_up()  # load the model now, so the first resident does not wait for it
         app = create_app(assistant, settings, state)

@@ -44,7 +44,6 @@ from bot.config import Settings
 from bot.errors import IndexMissingError, StoreUnavailableError
 from bot.services import wizard
 from bot.state.database import State
-from bot.state.rate_limit import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +172,7 @@ def router(
 ) -> APIRouter:
     """The wizard's two routes; ``client_hash`` is the web app's (for the rate limit and /stats)."""
     routes = APIRouter()
-    limiter = RateLimiter(settings.web.requests_per_minute * STEPS_PER_ASK)
+    limiter = state.rate_limiter("web-wizard", settings.web.requests_per_minute * STEPS_PER_ASK)
     key = token_key(state)
     contact = {"hotline": settings.contact.hotline, "bureau_phone": settings.contact.bureau_phone}
 

@@ -321,7 +321,7 @@ def serve(
     port = wx.port if port is None else port
     _private_logging()
     sock = bind(host, port)
-    state = State(settings.data_dir, history_size=wx.history_size)
+    state = State(settings.data_dir, history_size=wx.history_size, url=settings.database_url)
     try:
         assistant.warm_up()  # load the model now: the first resident has only 5 seconds
         app = create_app(assistant, settings, state, env)

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from bot.channels.wechat import format as fmt
 from bot.channels.wechat.deps import (
     Assistant,
-    RateLimiter,
     Settings,
     State,
     StateWrites,
@@ -72,7 +71,7 @@ class Conversations:
         self.state = state
         self.writes = StateWrites()
         wx = settings.wechat
-        self.limiter = RateLimiter(wx.questions_per_minute)
+        self.limiter = state.rate_limiter("wechat", wx.questions_per_minute)
         self.answering = asyncio.Semaphore(max(1, wx.max_concurrent_answers))
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
