@@ -26,6 +26,8 @@ import logging
 import re
 from pathlib import Path
 
+import numpy as np
+
 logger = logging.getLogger(__name__)
 
 PIECES_FILE = "onnx/pieces.txt"  # one piece a line, in id order
@@ -47,8 +49,6 @@ class UnigramTokenizer:
         self._normalizer = steps.normalizer
         self._pre_tokenizer = steps.pre_tokenizer
         self.max_length = max_length
-        import numpy as np
-
         pieces = (folder / PIECES_FILE).read_text(encoding="utf-8").split("\n")[:-1]
         self._scores: list[float] = np.load(folder / SCORES_FILE, allow_pickle=False).tolist()
         if len(pieces) != len(self._scores):
