@@ -23,7 +23,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -277,7 +277,6 @@ def _check_text(text: str, limits: IngestLimitsSettings, chunk_chars: int) -> No
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S | re.M)
 _TRUE_WORDS = frozenset({"true", "yes", "y", "on", "1", "是"})
-_LOOSE_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 _MARKDOWN_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.M)
 
 
@@ -383,21 +382,12 @@ def _as_text(value: object) -> str:
 
 
 def _as_date(value: object) -> str:
-    """ISO date from a YAML date or a 'YYYY-MM-DD' / 'YYYY/M/D' / 'YYYY年M月D日' string; '' otherwise."""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if value is None or not str(value).strip():
+    """ISO date as :func:`bot.folder.as_date` reads it; '' (and a warning) where it reads none."""
+    try:
+        return folder.as_date(value)
+    except folder.SidecarError:
+        logger.warning("ignoring unrecognised issued date %r", value)
         return ""
-    match = _LOOSE_DATE.fullmatch(str(value).strip())
-    if match:
-        try:
-            return date(*(int(part) for part in match.groups())).isoformat()
-        except ValueError:
-            pass
-    logger.warning("ignoring unrecognised issued date %r", value)
-    return ""
 
 
 def _as_bool(value: object) -> bool:
