@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +38,7 @@ from tests.helpers.knowledge import (
     MODEL_NAME,
     KnowledgeBase,
     copy_knowledge,
-    knowledge_base,
+    copy_of,
     new_data_dir,
     settings_for,
 )
@@ -157,13 +156,4 @@ def ingested(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Knowl
 @pytest.fixture
 def ingested_copy(tmp_path: Path, ingested: KnowledgeBase, model_dir: Path) -> KnowledgeBase:
     """A private copy of ``ingested`` (knowledge, index, embedding cache) that a test may change."""
-    knowledge = shutil.copytree(ingested.knowledge, tmp_path / "knowledge")
-    data = new_data_dir(tmp_path / "data", model_dir)
-    for entry in ingested.data.iterdir():
-        if entry.name in ("models", "ingest.lock"):
-            continue
-        if entry.is_dir():
-            shutil.copytree(entry, data / entry.name)
-        else:
-            shutil.copy2(entry, data / entry.name)
-    return knowledge_base(knowledge, data)
+    return copy_of(ingested, tmp_path, model_dir)

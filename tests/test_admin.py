@@ -25,8 +25,8 @@ from bot.channels.admin import strings
 from bot.channels.admin.accounts import Accounts
 from bot.channels.admin.app import create_app
 from bot.state.database import State
-from tests.helpers.admin import DOCX_QUESTION, PASSWORD, copy_of, notice_docx
-from tests.helpers.knowledge import PYTHON, REPO, KnowledgeBase, run_cli
+from tests.helpers.admin import DOCX_QUESTION, PASSWORD, notice_docx
+from tests.helpers.knowledge import PYTHON, REPO, KnowledgeBase, copy_of, run_cli
 from tests.helpers.scans import STATION_NOTICE, scanned_pdf_bytes
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import io
-import shutil
-from pathlib import Path
 
 import docx
-
-from tests.helpers.knowledge import KnowledgeBase, knowledge_base, new_data_dir
 
 PASSWORD = "correct horse 42"
 # A notice the sample knowledge says nothing about: an answer to it can only come from this file.
 DOCX_FACT = "银龄暖心探访活动报名截止时间为2025年10月31日"
 DOCX_QUESTION = "银龄暖心探访活动报名截止到什么时候？"
-
-
-def copy_of(ingested: KnowledgeBase, root: Path, model_dir: Path) -> KnowledgeBase:
-    """Knowledge, index and embedding cache of ``ingested`` copied under ``root`` (re-ingests are cheap)."""
-    knowledge = shutil.copytree(ingested.knowledge, root / "knowledge")
-    data = new_data_dir(root / "data", model_dir)
-    for entry in ingested.data.iterdir():
-        if entry.name in ("models", "ingest.lock"):
-            continue
-        if entry.is_dir():
-            shutil.copytree(entry, data / entry.name)
-        else:
-            shutil.copy2(entry, data / entry.name)
-    return knowledge_base(knowledge, data)
 
 
 def notice_docx(*, dated: bool = False) -> bytes:

@@ -115,6 +115,20 @@ def knowledge_base(knowledge: Path, data: Path) -> KnowledgeBase:
     return KnowledgeBase(settings, knowledge, data, Assistant(settings))
 
 
+def copy_of(ingested: KnowledgeBase, root: Path, model_dir: Path) -> KnowledgeBase:
+    """Knowledge, index and embedding cache of ``ingested`` copied under ``root`` (re-ingests are cheap)."""
+    knowledge = shutil.copytree(ingested.knowledge, root / "knowledge")
+    data = new_data_dir(root / "data", model_dir)
+    for entry in ingested.data.iterdir():
+        if entry.name in ("models", "ingest.lock"):
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, data / entry.name)
+        else:
+            shutil.copy2(entry, data / entry.name)
+    return knowledge_base(knowledge, data)
+
+
 def source_paths(answer: object) -> Sequence[str]:
     """The knowledge-relative paths of an Answer's sources, best first."""
     return [s.path for s in answer.sources]  # type: ignore[attr-defined]
