@@ -22,22 +22,7 @@ from PIL import ImageFilter  # noqa: E402
 
 from bot.config import OcrSettings  # noqa: E402
 from bot.ingest import scans  # noqa: E402
-from tests.helpers.scans import NOTICE, STATION_NOTICE, render  # noqa: E402
-
-
-def edit_distance(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
-
-
-def accuracy(got: str, lines: tuple[str, ...]) -> float:
-    truth = "".join("".join(lines).split())
-    text = "".join(got.replace("#", "").split())
-    return 1 - edit_distance(text, truth) / len(truth)
+from tests.helpers.scans import NOTICE, STATION_NOTICE, accuracy, render  # noqa: E402
 
 
 def photocopy(lines: tuple[str, ...]) -> bytes:

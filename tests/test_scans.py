@@ -9,24 +9,9 @@ import pytest
 from bot.config import OcrSettings
 from bot.ingest.loaders import load_file
 from bot.records import FileMeta
-from tests.helpers.scans import NOTICE, png_bytes, scanned_pdf_bytes
+from tests.helpers.scans import NOTICE, accuracy, png_bytes, scanned_pdf_bytes
 
 pytestmark = pytest.mark.slow  # recognition models: seconds per page
-
-
-def edit_distance(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
-
-
-def accuracy(text: str) -> float:
-    truth = "".join("".join(NOTICE).split())
-    got = "".join(text.replace("#", "").split())
-    return 1 - edit_distance(got, truth) / len(truth)
 
 
 @pytest.mark.parametrize(("name", "data"), [("scan.png", png_bytes), ("scan.pdf", scanned_pdf_bytes)])

@@ -70,3 +70,20 @@ STATION_NOTICE = (
     "汕尾市民政局",
     "2025年9月20日",
 )
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance, one row at a time."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def accuracy(got: str, lines: tuple[str, ...] = NOTICE) -> float:
+    """Share of the notice's characters read right (spaces and Markdown heading marks ignored)."""
+    truth = "".join("".join(lines).split())
+    text = "".join(got.replace("#", "").split())
+    return 1 - edit_distance(text, truth) / len(truth)
