@@ -7,10 +7,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import socket
 import sqlite3
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bot import messages
 from bot.channels.wechat import format as fmt
@@ -30,31 +27,10 @@ from bot.state.database import STATE_FILE, State
 from bot.testing.wechat_api import DEFAULT_OPENID, TEXT_MAX_BYTES, FakeWeChat, free_port
 from bot.testing.wechat_envelope import new_aes_key
 from tests.helpers.knowledge import PYTHON, REPO, KnowledgeBase
+from tests.helpers.serving import serving
 
 MARRIAGE = "结婚登记要带什么材料？"
 HOTLINE = "12345"
-
-
-@contextmanager
-def running(app: Any) -> Iterator[str]:
-    """``app`` served by uvicorn on a free port of 127.0.0.1 in a thread; yields the /wechat URL."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/wechat"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
 
 
 @dataclasses.dataclass
@@ -89,7 +65,8 @@ def channel(ingested: KnowledgeBase, tmp_path: Path) -> Iterator[Callable[..., A
             # The ingested data folder is shared and read-only: the channel's state lives in the test's.
             state = State(tmp_path / f"wechat-state-{len(states)}", history_size=5)
             states.append(state)
-            with running(create_app(ingested.assistant, settings, state, env)) as url:
+            with serving(create_app(ingested.assistant, settings, state, env), settings.web) as base:
+                url = f"{base}/wechat"
                 wx.callback_url = url
                 yield Channel(wx, state, settings)
 
