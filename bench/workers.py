@@ -17,12 +17,10 @@ from __future__ import annotations
 import os
 import queue
 import random
-import sqlite3
 import statistics
 import subprocess
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -31,36 +29,6 @@ from bench.load import RESIDENTS, THINK_MEAN_S, question_pool
 from bot.config import Settings
 
 _ids = iter(range(1, 10**9))
-
-
-def start_chroma(path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    from bot.testing.postgres import free_port
-
-    port = free_port()
-    chroma = REPO / ".venv" / "bin" / "chroma"
-    command = [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
-                return proc, url
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError("chroma run did not start") from None
-            time.sleep(0.2)
-
-
-def seed_cache(index_db: Path, url: str) -> None:
-    from sqlalchemy import insert
-
-    from bot.state import schema
-
-    rows = sqlite3.connect(index_db).execute("SELECT key, value FROM embedding_cache").fetchall()
-    with schema.engine(url, wal=False).begin() as conn:
-        schema.create_ingest_tables(conn)
-        conn.execute(insert(schema.embedding_cache), [{"key": k, "value": v} for k, v in rows])
 
 
 def residents_run(
@@ -194,17 +162,18 @@ def state_cost(root: Path, url: str, answers: int) -> dict[str, Any]:
 
 
 def workers_bench(settings: Settings, root: Path, quick: bool) -> dict[str, Any]:
-    from bot.testing.postgres import PostgresCluster
+    from bot.testing.chroma import ChromaServer
+    from bot.testing.postgres import PostgresCluster, seed_vector_cache
 
     pool = question_pool()
     seconds = (20.0, 15.0) if quick else (40.0, 30.0)
     results: dict[str, Any] = {"residents": RESIDENTS, "think_mean_s": THINK_MEAN_S, "seconds": seconds}
     with PostgresCluster() as cluster:
-        chroma, chroma_url = start_chroma(root / "chroma-server")
+        chroma = ChromaServer(root / "chroma-server").start()
         try:
             url = cluster.new_database()
-            seed_cache(settings.data_dir / "index.sqlite", url)
-            env = {"CHROMA_URL": chroma_url, "DATABASE_URL": url}
+            seed_vector_cache(settings.data_dir / "index.sqlite", url)
+            env = {"CHROMA_URL": chroma.url, "DATABASE_URL": url}
             ingest_data = root / "ingest-data"
             ingest_data.mkdir()
             (ingest_data / "models").symlink_to(
@@ -227,8 +196,7 @@ def workers_bench(settings: Settings, root: Path, quick: bool) -> dict[str, Any]
             log("workers: 1 webhook worker behind nginx, state and index on its own SQLite files")
             results["sqlite_1"] = deployment_runs(settings, root, 1, {}, seconds, pool)
         finally:
-            chroma.terminate()
-            chroma.wait(timeout=30)
+            chroma.stop()
     one, two, lite = results["pg_1"], results["pg_2"], results["sqlite_1"]
     results["two_over_one_saturation"] = two["saturation"]["per_s"] / max(1e-9, one["saturation"]["per_s"])
     results["pg_over_sqlite_saturation"] = one["saturation"]["per_s"] / max(1e-9, lite["saturation"]["per_s"])

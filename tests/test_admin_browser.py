@@ -19,8 +19,8 @@ from bot.channels.admin.accounts import Accounts
 from bot.channels.admin.app import create_app
 from bot.state.database import State
 from tests.helpers.admin import DOCX_QUESTION, PASSWORD, notice_docx
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, sync_api
 from tests.helpers.knowledge import KnowledgeBase, copy_of
-from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, sync_api
 
 UNANSWERED = "宠物丢了民政局能帮忙找吗？"
 

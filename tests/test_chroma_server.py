@@ -11,10 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import socket
-import subprocess
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,67 +21,13 @@ from bot import messages
 from bot.answering.assistant import Assistant
 from bot.config import Settings
 from bot.ingest.indexing import STATE_DB, ingest
-from tests.helpers.knowledge import REPO, KnowledgeBase, run_cli
+from bot.testing.chroma import CHROMA, ChromaServer
+from bot.testing.postgres import free_port
+from tests.helpers.knowledge import KnowledgeBase, run_cli
 
-CHROMA = REPO / ".venv" / "bin" / "chroma"
 QUESTION = "结婚登记要带什么材料？"
 
 pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="the chroma CLI is not installed in .venv")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ChromaServer:
-    """``chroma run --path PATH --host 127.0.0.1 --port PORT`` as a subprocess that can be killed and restarted."""
-
-    def __init__(self, path: Path, port: int | None = None) -> None:
-        self.path = path
-        self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def alive(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=1) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
-
-    def start(self, timeout: float = 60.0) -> ChromaServer:
-        log = (self.path.parent / f"chroma-{self.port}.log").open("ab")
-        self.proc = subprocess.Popen(
-            [str(CHROMA), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while not self.alive():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"chroma run did not come up on {self.url}")
-            time.sleep(0.2)
-        return self
-
-    def kill(self) -> None:
-        """``kill -9``: the server vanishes mid-run."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture(scope="session")

@@ -5,20 +5,17 @@ ingest while one runs refuses in one line, whichever machine (data folder) it st
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
 from bot.config import Settings
 from bot.index_store import store_id
 from bot.ingest.indexing import STATE_DB, ingest_lock
-from bot.state import schema
-from bot.testing.postgres import PostgresCluster
+from bot.testing.chroma import CHROMA, ChromaServer
+from bot.testing.postgres import PostgresCluster, seed_vector_cache
 from tests.helpers.knowledge import KnowledgeBase, run_cli
-from tests.test_chroma_server import CHROMA, ChromaServer
 
 pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="the chroma CLI is not installed in .venv")
 
@@ -32,17 +29,6 @@ def chroma(tmp_path: Path) -> Iterator[str]:
         server.stop()
 
 
-def seed_cache(ingested: KnowledgeBase, url: str) -> int:
-    """The session index's vectors into the shared cache, so these ingests need no model call."""
-    rows = (
-        sqlite3.connect(ingested.data / STATE_DB).execute("SELECT key, value FROM embedding_cache").fetchall()
-    )
-    with schema.engine(url, wal=False).begin() as conn:
-        schema.create_ingest_tables(conn)
-        conn.execute(insert(schema.embedding_cache), [{"key": k, "value": v} for k, v in rows])
-    return len(rows)
-
-
 def test_two_data_folders_share_one_index_and_one_lock(
     ingested: KnowledgeBase,
     postgres: PostgresCluster,
@@ -51,7 +37,7 @@ def test_two_data_folders_share_one_index_and_one_lock(
     make_data_dir: Callable[..., Path],
 ) -> None:
     url = postgres.new_database()
-    assert seed_cache(ingested, url) > 0
+    assert seed_vector_cache(ingested.data / STATE_DB, url) > 0
     env = {"CHROMA_URL": chroma, "DATABASE_URL": url}
     first, second = make_data_dir(), make_data_dir()
     settings: Settings = dataclasses.replace(

@@ -24,36 +24,12 @@ import pytest
 from bot import messages
 from bot.channels.web.app import create_app
 from bot.state.database import State
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, sync_api
 from tests.helpers.knowledge import REPO, KnowledgeBase
 
-CHROMIUM = Path("/usr/bin/chromium")
-CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 ARTIFACTS = Path(os.environ.get("BOT_TEST_ARTIFACTS") or REPO / "tests" / "artifacts")
 PHONE = {"width": 390, "height": 844}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MARRIAGE = "结婚登记要带什么材料？"
-TIMEOUT_MS = 60_000
-
-# Not skipped when missing: this test belongs in CI, so a missing piece is a failure that says what to do.
-try:
-    from playwright import sync_api
-except ImportError:  # pragma: no cover
-    pytest.fail(
-        "Playwright is missing: pip install -r requirements.lock (no browser download needed)", pytrace=False
-    )
-if not CHROMIUM.exists():  # pragma: no cover - `make test` installs it
-    pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test does this)", pytrace=False)
-if not CJK_FONT.exists():  # pragma: no cover - `make test` installs it
-    pytest.fail(f"{CJK_FONT} is missing: apt-get install fonts-noto-cjk (make test does this)", pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 
 from bot import messages
+from bot.ingest.indexing import STATE_DB
 from bot.testing import nginx
 from bot.testing.bot_api import Call, FakeBotAPI
-from bot.testing.postgres import PostgresCluster
+from bot.testing.chroma import CHROMA, ChromaServer
+from bot.testing.postgres import PostgresCluster, seed_vector_cache
 from bot.testing.workers import WebhookWorkers
 from tests.helpers.knowledge import KnowledgeBase, run_cli
-from tests.test_chroma_server import CHROMA, ChromaServer
-from tests.test_shared_ingest import seed_cache
 
 pytestmark = [
     pytest.mark.skipif(not CHROMA.exists(), reason="the chroma CLI is not installed in .venv"),
@@ -65,7 +65,7 @@ def deployment(
         chroma = ChromaServer(tmp_path / "chroma-db").start()
         try:
             url = cluster.new_database()
-            seed_cache(ingested, url)
+            seed_vector_cache(ingested.data / STATE_DB, url)
             env = {"CHROMA_URL": chroma.url, "DATABASE_URL": url}
             done = run_cli(
                 "ingest.py", "--knowledge", knowledge_copy, "--data", make_data_dir(), "--quiet", env=env

@@ -116,3 +116,20 @@ class PostgresCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def seed_vector_cache(index_db: Path, url: str) -> int:
+    """Copy a local ingest's embedding cache (``<data>/index.sqlite``) into the database at ``url``,
+    so an ingest into it needs no model call. Returns the number of vectors copied."""
+    import sqlite3
+
+    from sqlalchemy import insert
+
+    from bot.state import schema
+
+    with contextlib.closing(sqlite3.connect(index_db)) as local:
+        rows = local.execute("SELECT key, value FROM embedding_cache").fetchall()
+    with schema.engine(url, wal=False).begin() as conn:
+        schema.create_ingest_tables(conn)
+        conn.execute(insert(schema.embedding_cache), [{"key": k, "value": v} for k, v in rows])
+    return len(rows)
