@@ -130,9 +130,12 @@ class KnowledgeIndex:
         self.ids = ids
         self.texts = texts
         self.chunks = chunks
-        self.synonyms = synonyms
+        folder_text = "\n".join(texts)
+        self.synonyms = synonyms.toward(folder_text.__contains__)  # residents' words → this folder's
         self.tuning = tuning
         self.row_of = {cid: i for i, cid in enumerate(ids)}
+        # The dictionary's own terms, as ingest segmented the chunks with them (a folder's word the
+        # dictionary lists as a variant is segmented as ingest did, word by word).
         segment.add_words(w for w in synonyms.canonical)
         keyword_texts = [segment.keyword_text(t) for t in texts]
         self.keyword_texts = keyword_texts  # the chunks as keyword matching reads them

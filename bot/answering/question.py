@@ -36,7 +36,8 @@ class Lexicons:
     def prepare(self, raw: str, index: KnowledgeIndex) -> str:
         """Normalise a question the way the documents are written."""
         normal = normalize(raw, self.dialect)
-        return self.synonyms.apply(index.correct(self.synonyms.apply(normal)))
+        synonyms = index.synonyms  # aimed at the words this folder uses
+        return synonyms.apply(index.correct(synonyms.apply(normal)))
 
 
 @dataclass(frozen=True)

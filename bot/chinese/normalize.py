@@ -11,7 +11,7 @@ import functools
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,16 +42,47 @@ def to_simplified(text: str) -> str:
 
 @dataclass(frozen=True)
 class Lexicon:
-    """Phrase replacements: variant → canonical, longest variant first."""
+    """Phrase replacements: variant → canonical, longest variant first.
+
+    ``groups`` keeps the lines as read (term first, then its variants), so that :meth:`toward` can
+    aim each group at the word a particular folder uses.
+    """
 
     replacements: tuple[tuple[str, str], ...] = ()
     canonical: frozenset[str] = field(default_factory=frozenset)
+    groups: tuple[tuple[str, ...], ...] = ()
 
     def apply(self, text: str) -> str:
         if not self.replacements:
             return text
         pattern, lookup = _compiled(self.replacements)
         return pattern.sub(lambda m: lookup[m.group(0)], text)
+
+    def toward(self, used: Callable[[str], bool]) -> Lexicon:
+        """The same groups, each mapped to the first of its words that ``used`` (the folder) has.
+
+        The dictionary names a group by the word the sample guides use (支出型困难家庭); a folder of
+        published rules may say 刚性支出困难家庭 instead, and a question must meet the folder's word.
+        A group none of whose words the folder uses keeps its first word.
+        """
+        return _lexicon(
+            tuple(g if not g[0] else (next((w for w in g if used(w)), g[0]), *g) for g in self.groups)
+        )
+
+
+def _lexicon(groups: tuple[tuple[str, ...], ...]) -> Lexicon:
+    """Replacements of ``groups`` (term first; "" deletes its variants), later lines winning."""
+    mapping: dict[str, str] = {}
+    canonical: set[str] = set()
+    for head, *variants in groups:
+        if head:
+            canonical.add(head)
+            mapping.setdefault(head, head)
+        for v in variants:
+            if v != head:
+                mapping[v] = head
+    pairs = tuple(sorted(mapping.items(), key=lambda kv: (-len(kv[0]), kv[0])))
+    return Lexicon(pairs, frozenset(canonical), groups)
 
 
 @functools.lru_cache(maxsize=16)
@@ -78,24 +109,15 @@ def read_lexicon(paths: Iterable[Path]) -> Lexicon:
     Lines starting with '#' are comments. The term "_" deletes its variants. Canonical terms map
     to themselves, so a variant inside a longer canonical term ("饭堂" in "长者饭堂") is left alone.
     """
-    mapping: dict[str, str] = {}
-    canonical: set[str] = set()
+    groups: list[tuple[str, ...]] = []
     for path, line_no, line in dictionary_lines(paths):
         parts = line.split("|") if "|" in line else line.split()
         words = [to_simplified(to_halfwidth(w.strip())).lower() for w in parts if w.strip()]
         if len(words) < 2:
             logger.warning("%s:%d: a group needs a term and at least one variant", path, line_no)
             continue
-        head, *variants = words
-        if head == "_":
-            head = ""
-        else:
-            canonical.add(head)
-            mapping.setdefault(head, head)
-        for v in variants:
-            mapping[v] = head
-    pairs = tuple(sorted(mapping.items(), key=lambda kv: (-len(kv[0]), kv[0])))
-    return Lexicon(pairs, frozenset(canonical))
+        groups.append(("" if words[0] == "_" else words[0], *words[1:]))
+    return _lexicon(tuple(groups))
 
 
 def normalize(text: str, dialect: Lexicon | None = None) -> str:
