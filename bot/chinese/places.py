@@ -1,4 +1,4 @@
-"""The place names of 汕尾 (counties, districts, towns: ``bot/data/places.txt``).
+"""The place names of 汕尾 (counties, districts, towns) and of China's provinces (``bot/data/places.txt``).
 
 Where a resident lives is rarely what the question is about, unless it asks where.
 """
@@ -14,7 +14,7 @@ PLACES = DATA / "places.txt"
 
 @functools.lru_cache(maxsize=1)
 def place_names() -> frozenset[str]:
-    """Counties, districts and towns of 汕尾 (``bot/data/places.txt``)."""
+    """Counties, districts and towns of 汕尾, provinces and their capitals (``bot/data/places.txt``)."""
     return frozenset(line for _, _, line in dictionary_lines([PLACES]) if len(line) >= 2)
 
 
