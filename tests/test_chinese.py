@@ -27,6 +27,27 @@ def test_synonyms_map_to_document_terms_without_breaking_longer_terms(tmp_path: 
     assert lexicon.apply("我想吃低保") == "我想低保"
 
 
+def test_a_group_is_aimed_at_the_word_the_folder_uses(tmp_path: Path) -> None:
+    words = tmp_path / "_synonyms.txt"
+    words.write_text("支出型困难家庭 刚性支出困难家庭 因病致贫\n_ 请问\n", encoding="utf-8")
+    lexicon = read_lexicon([words])
+    published = "刚性支出困难家庭应当同时具备下列条件"  # a folder of published rules says it this way
+    aimed = lexicon.toward(published.__contains__)
+    assert aimed.apply("支出型困难家庭是什么") == "刚性支出困难家庭是什么"
+    assert aimed.apply("因病致贫能申请吗") == "刚性支出困难家庭能申请吗"
+    assert aimed.apply("请问低保") == "低保"  # a group that deletes stays one
+    guides = "支出型困难家庭（刚性支出困难家庭）可以申请"  # a folder with both keeps the first
+    assert lexicon.toward(guides.__contains__).apply("刚性支出困难家庭") == "支出型困难家庭"
+    assert lexicon.toward(lambda _: False).apply("因病致贫") == "支出型困难家庭"
+
+
+def test_where_else_in_china_a_resident_lives_is_a_place_but_hong_kong_is_not() -> None:
+    from bot.chinese.places import is_place
+
+    assert is_place("四川") and is_place("新疆") and is_place("陆丰")
+    assert not is_place("香港") and not is_place("离婚")
+
+
 def test_tokens_include_bigrams_and_numbers() -> None:
     toks = segment.tokens("城镇低保标准1030元")
     assert "低保" in toks and "1030" in toks and "标准" in toks
