@@ -4,8 +4,9 @@
   its threshold chosen so that false refusals stay under a bound, estimated leave-one-out.
 * :func:`fit_answers`: the weights of the signals that score answer units
   (:data:`bot.answering.extract.FEATURES`). For every answerable question, the candidates are the
-  units extraction considers; a unit is a good answer in the measure it holds the question's
-  must-include facts (and comes from an expected document). The weights maximise the likelihood of
+  units extraction considers; a unit is a good answer in the measure the answer it leads (the unit
+  with its list, or its whole short article) holds the question's must-include facts (and comes
+  from an expected document). The weights maximise the likelihood of
   the good units under a softmax over each question's candidates (a listwise ranking model, with a
   small L2 penalty), so what counts is ranking the right unit first, not scoring it absolutely.
   Then ``support_margin`` is chosen as the one whose answers hold the most facts.
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from bot.answering.extract import FEATURES, candidates
+from bot.answering.extract import FEATURES, candidates, lead_block, render
 from bot.chinese import segment
 from bot.config import AnswerWeights
 from bot.errors import UserError
@@ -95,7 +96,9 @@ def calibrate(assistant: Assistant, cases: Sequence[Case], max_false_refusals: f
 class _Question:
     case: Case
     x: np.ndarray  # candidates × features
-    good: np.ndarray  # per candidate: share of the must-include groups it holds (0 outside expected docs)
+    good: (
+        np.ndarray
+    )  # per candidate: share of the must-include groups the answer it leads holds (0 outside expected docs)
 
 
 def holds(text: str, alternatives: Sequence[str]) -> bool:
@@ -107,7 +110,7 @@ def holds(text: str, alternatives: Sequence[str]) -> bool:
 def _questions(assistant: Assistant, cases: Sequence[Case]) -> list[_Question]:
     out = []
     index = assistant.index()
-    t = assistant.settings.tuning
+    t, answer = assistant.settings.tuning, assistant.settings.answer
     for case in cases:
         if case.type not in ("in_scope", "followup") or not case.expected_docs or not case.must_include:
             continue
@@ -120,10 +123,11 @@ def _questions(assistant: Assistant, cases: Sequence[Case]) -> list[_Question]:
         if not found.rows:
             continue
         good = np.zeros(len(found.rows))
+        unscored = np.zeros(len(found.rows))
         for k, i in enumerate(found.rows):
-            unit = index.units.units[i]
-            if unit.path.rsplit("/", 1)[-1] in case.expected_docs:
-                text = unit.context + unit.text
+            if index.units.units[i].path.rsplit("/", 1)[-1] in case.expected_docs:
+                # What the resident would read if this unit led: with its list, or its whole article.
+                text = render(lead_block(index, found, k, asked.query, answer, unscored))
                 good[k] = sum(holds(text, g) for g in case.must_include) / len(case.must_include)
         if good.sum() > 0:
             out.append(_Question(case, found.x, good))

@@ -76,6 +76,16 @@ ASKS_CONDITION = re.compile(
     r"什么情况|哪些情况|什么条件|哪些条件|条件|资格|谁可以|哪些人|什么人|能不能(?:申请|办|领|享受)"
     r"|可以(?:申请|办|领|享受).{0,8}[吗么]|符合|够不够|会不会被|取消"
 )
+# … what something is, which things it covers, or who qualifies: a definition or a rule of conditions answers.
+ASKS_DEFINITION = re.compile(
+    ASKS_WHAT.pattern
+    + "|"
+    + ASKS_CONDITION.pattern
+    + "|"
+    + ASKS_LIST.pattern
+    + r"|如何确定|怎么确定|怎样确定|如何认定|怎么认定|怎么算|算[^，。？?]{0,6}[吗么]|属于"
+    + r"|[能会][^，。？?]{0,10}[吗么]|能否|可否|会不会|可不可以"  # may I, will it: the rule of cases answers
+)
 ASKS_HOW = re.compile(r"怎么|怎样|如何|流程|步骤|程序|去哪|向谁|找谁|哪个部门|什么部门|办法")
 
 # --- follow-ups ---------------------------------------------------------------------------------------

@@ -38,12 +38,26 @@ FAQ = Doc(
     kind="faq",
     question="低保多久审批完？",
 )
+MEMBERS = Doc(
+    "review.md",
+    "最低生活保障审核确认办法 › 第七条",
+    "第七条 共同生活的家庭成员包括：\n（一）配偶；\n（二）未成年子女；\n（三）已成年但不能独立生活的子女。",
+    vector=(0.0, 0.0, 0.9),
+    kind="article",
+)
+APPLICANT = Doc(
+    "review.md",
+    "最低生活保障审核确认办法 › 第四条",
+    "第四条 申请最低生活保障以家庭为单位，由申请家庭确定一名共同生活的家庭成员作为申请人。",
+    vector=(0.0, 0.1, 1.0),
+    kind="article",
+)
 SETTINGS = settings_with()
 
 
 @pytest.fixture(scope="module")
 def index():  # type: ignore[no-untyped-def]
-    return small_index([PAPERS, TIMES, LINES, FAQ, *filler(36)])
+    return small_index([PAPERS, TIMES, LINES, FAQ, MEMBERS, APPLICANT, *filler(36)])
 
 
 def answer(index, question: str, vector: tuple[float, ...], max_chars: int = 340) -> str:  # type: ignore[no-untyped-def]
@@ -75,6 +89,14 @@ def test_an_faq_answers_the_question_it_was_written_for_and_says_which(index) ->
     got = answer(index, "低保多久审批完", (0.5, 0.5, 0.0))
     assert got.startswith("低保多久审批完？ 一般在30个工作日内完成审核确认。")
     assert "问：" not in got and "答：" not in got
+
+
+def test_who_counts_as_a_member_is_answered_by_the_rule_that_says_who(index) -> None:  # type: ignore[no-untyped-def]
+    # Both articles name 共同生活的家庭成员, and the other is nearer the question's vector; the one
+    # that says what the term covers answers "如何确定", with its items.
+    got = answer(index, "申请最低生活保障时共同生活的家庭成员如何确定", (0.0, 0.1, 1.0))
+    assert got.startswith("第七条 共同生活的家庭成员包括：") or got.startswith("共同生活的家庭成员包括：")
+    assert "配偶" in got and "未成年子女" in got
 
 
 def test_the_answer_keeps_within_max_chars_but_always_has_the_best_unit(index) -> None:  # type: ignore[no-untyped-def]

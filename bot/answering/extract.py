@@ -47,6 +47,10 @@ _CONDITION = re.compile(
     r"下列(?:情形|条件)|符合.{0,12}条件|同时具备|对.{2,40}的，|因.{2,30}导致|无.{2,6}能力|不予|不得|终止"
 )
 _PROCEDURE = re.compile(r"向.{2,24}(?:提出|申请|申报)|提交|办理|到.{2,16}(?:办理|申请)")
+# A definition, or a rule that lists the cases or conditions of something ("有下列情形之一的，婚姻无效：").
+_DEFINITION = re.compile(
+    r"是指|一般指|指的是|所称|包括|具备下列|同时具备|符合下列|有下列|下列情形|以下情形|以下条件"
+)
 # Rules for particular groups of people, which a question about ordinary residents is not about.
 _SPECIAL_PEOPLE = re.compile(r"外国人|华侨|香港|澳门|台湾|港澳台|现役军人|军人|驻外")
 
@@ -80,6 +84,8 @@ FEATURES = (
     "length",  # log(1 + characters)
     "superseded",  # its document has been replaced by a newer one
     "special_people",  # it is about foreigners, overseas Chinese… and the question is not
+    "defines_asked",  # … what / which / in which case, and the unit stands under a definition or a rule
+    #                   of cases that names the question's terms (their share in it)
 )
 
 
@@ -135,6 +141,21 @@ _STATIC = (
     "special_people", "faq", "item", "row", "lead_in", "length",
 )  # fmt: skip
 _STATIC_CACHE: weakref.WeakKeyDictionary[Units, np.ndarray] = weakref.WeakKeyDictionary()
+_SUBJECT_CACHE: weakref.WeakKeyDictionary[Units, list[str]] = weakref.WeakKeyDictionary()
+
+
+def subject(unit: Unit) -> str:
+    """The definition or rule of cases ``unit`` stands under ("共同生活的家庭成员包括：", "有下列情形之
+    一的，婚姻无效："), as keyword text; "" when it stands under none. An item stands under its lead-in."""
+    head = unit.context if unit.kind in ("item", "row") else unit.text
+    return segment.keyword_text(head) if _DEFINITION.search(head) else ""
+
+
+def _subjects(table: Units) -> list[str]:
+    got = _SUBJECT_CACHE.get(table)
+    if got is None:
+        got = _SUBJECT_CACHE[table] = [subject(u) for u in table.units]
+    return got
 
 
 def _static(table: Units) -> np.ndarray:
@@ -237,6 +258,7 @@ def candidates(
             sections,
         )
     asked_bigrams = set(segment.cjk_bigrams(question))
+    subjects = _subjects(table) if intents.ASKS_DEFINITION.search(question) else None
     own: list[set[str]] = []
     for n, i in enumerate(rows):
         unit, hay = table.units[i], table.haystacks[i]
@@ -253,6 +275,8 @@ def candidates(
         x[n, col["superseded"]] = superseded
         if unit.kind == "faq":
             x[n, col["faq_match"]] = _dice(asked_bigrams, unit.context)
+        if subjects is not None and subjects[i]:
+            x[n, col["defines_asked"]] = sum(w for term, w in weights.items() if term in subjects[i]) / total
         own.append(held & own_terms)
     for name in ("cos", "words", "chunk_cos"):
         x[:, col[f"{name}_gap"]] = x[:, col[name]] - x[:, col[name]].max()
@@ -281,36 +305,16 @@ def extract(
     # In a follow-up, the answer must say something about this question, not only the earlier one.
     mentions = [k for k in order if found.own[k]]
     order = mentions + [k for k in order if not found.own[k]] if mentions else order
-    table = index.units
-
-    def picked(k: int, role: str) -> Picked:
-        i = found.rows[k]
-        row = table.row[i]
-        chunk = index.chunks[row] if row >= 0 else Chunk(table.units[i].path)
-        return Picked(table.units[i], chunk, float(scores[k]), role)
-
-    lead = picked(order[0], "lead")
-    chosen = [lead]
-    chosen += [
-        picked(k, "list") for k in _list_of(found, order[0], index, bool(intents.ASKS_LIST.search(question)))
-    ]
-    wants_list = bool(intents.ASKS_LIST.search(question))
-    chosen = _within(chosen, settings.list_chars if wants_list else settings.max_chars)
-    if lead.unit.kind in ("item", "row"):
-        chosen.sort(key=lambda p: p.unit.order)  # a list reads in its own order, whichever item led
-    article = _whole_article(found, order[0], index, settings.max_chars)
-    if article:
-        # A short article is quoted whole, as a rule is cited: its 款 complete each other.
-        chosen = [picked(k, "lead" if k == order[0] else "article") for k in article]
+    chosen = lead_block(index, found, order[0], question, settings, scores)
     budget = settings.max_chars - sum(len(p.unit.quoted) for p in chosen)  # a long list leaves no room
     said = set().union(*(found.own[k] for k in order[:1]))
-    docs = [lead.chunk.path]
+    docs = [chosen[0].chunk.path]  # a lead block is one document's
     for k in order[1:]:
         if sum(p.role == "support" for p in chosen) >= settings.support:
             break
         if scores[k] < scores[order[0]] - settings.support_margin:
             break
-        candidate = picked(k, "support")
+        candidate = _picked(index, found, k, scores, "support")
         new_doc = candidate.chunk.path not in docs
         if (new_doc and len(docs) >= settings.max_sources) or any(p.unit == candidate.unit for p in chosen):
             continue
@@ -322,6 +326,40 @@ def extract(
         if new_doc:
             docs.append(candidate.chunk.path)
     return Extract(render(chosen), tuple(chosen))
+
+
+def _picked(index: KnowledgeIndex, found: Candidates, k: int, scores: np.ndarray, role: str) -> Picked:
+    table = index.units
+    i = found.rows[k]
+    row = table.row[i]
+    chunk = index.chunks[row] if row >= 0 else Chunk(table.units[i].path)
+    return Picked(table.units[i], chunk, float(scores[k]), role)
+
+
+def lead_block(
+    index: KnowledgeIndex,
+    found: Candidates,
+    lead_k: int,
+    question: str,
+    settings: AnswerSettings,
+    scores: np.ndarray,
+) -> list[Picked]:
+    """What an answer led by candidate ``lead_k`` shows before any support: the unit, with its list
+    (a lead-in's items; an item's siblings when the question asks for a list) within the length
+    limit, or its whole article when that is short."""
+    wants_list = bool(intents.ASKS_LIST.search(question))
+    lead = _picked(index, found, lead_k, scores, "lead")
+    chosen = [lead] + [
+        _picked(index, found, k, scores, "list") for k in _list_of(found, lead_k, index, wants_list)
+    ]
+    chosen = _within(chosen, settings.list_chars if wants_list else settings.max_chars)
+    if lead.unit.kind in ("item", "row"):
+        chosen.sort(key=lambda p: p.unit.order)  # a list reads in its own order, whichever item led
+    article = _whole_article(found, lead_k, index, settings.max_chars)
+    if article:
+        # A short article is quoted whole, as a rule is cited: its 款 complete each other.
+        chosen = [_picked(index, found, k, scores, "lead" if k == lead_k else "article") for k in article]
+    return chosen
 
 
 def _within(chosen: list[Picked], max_chars: int) -> list[Picked]:
