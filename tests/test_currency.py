@@ -91,3 +91,5 @@ def test_quantities_are_compared_as_written_either_way() -> None:
     assert canonical("三十日内") == canonical("30天内") == canonical("一个月内")
     assert canonical("2025年5月10日") == "2025年5月10日"  # a date is no duration
     assert canonical("每人每月八百四十元") == "每人每月840元"
+    assert canonical("银行存款5万元") == canonical("银行存款五万元") == "银行存款50000元"  # not "50元"
+    assert canonical("上万元") == "上万元"  # a unit alone counts nothing

@@ -92,7 +92,8 @@ _MEASURES = {
     "星期": "周",
 }
 _MEASURE = "|".join(sorted(_MEASURES, key=len, reverse=True))
-_NUMBER = re.compile(rf"(\d+(?:\.\d+)?|[{CN_NUMERAL_CHARS}]+)\s*({_MEASURE})")
+# "5万元" is one number (50000元), not "5" and "万元"; a unit alone ("上万元") is no number.
+_NUMBER = re.compile(rf"(\d+(?:\.\d+)?\s*[万千亿]?|[{CN_NUMERAL_CHARS}]+)\s*({_MEASURE})")
 _DAYS_IN = {"个月": 30, "周": 7}
 
 
@@ -105,7 +106,8 @@ def canonical(text: str) -> str:
     """
 
     def one(m: re.Match[str]) -> str:
-        value = cn_number(m.group(1))
+        written = m.group(1).replace(" ", "")
+        value = cn_number(written) if _counts(written) else None
         if value is None:
             return m.group(0)
         measure = _MEASURES[m.group(2)]
@@ -115,3 +117,8 @@ def canonical(text: str) -> str:
         return f"{number}{measure}"
 
     return _NUMBER.sub(one, text)
+
+
+def _counts(written: str) -> bool:
+    """A numeral that says how many: it has a digit, or starts with 十 ("十元"); "万" alone does not."""
+    return written[0] == "十" or any(ch.isdigit() or ch in _CN_DIGITS for ch in written)
