@@ -133,13 +133,27 @@ def test_coverage_is_the_idf_weighted_share_of_the_question_words_found(index) -
 
 
 def test_passages_are_grouped_by_document_best_document_first(index) -> None:  # type: ignore[no-untyped-def]
-    got = search(index, "低保需要带什么材料", [1.0, 0.0, 0.0], settings_with())
-    docs = group_by_document(got.passages)
+    settings = settings_with()
+    got = search(index, "低保需要带什么材料", [1.0, 0.0, 0.0], settings)
+    docs = group_by_document(got.passages, settings.tuning.document_decay)
     assert [d.path for d in docs] == [d.path for d in got.docs]
     dibao = docs[0]
     assert dibao.path == "dibao.md" and dibao.title == "低保申请指南" and dibao.category == "assistance"
     assert [p.chunk.heading for p in dibao.passages] == [
         p.chunk.heading for p in got.passages if p.path == "dibao.md"
     ]
-    assert dibao.score == max(p.score for p in dibao.passages)
+    decay = settings.tuning.document_decay
+    assert dibao.score == pytest.approx(sum(decay**n * p.score for n, p in enumerate(dibao.passages)))
     assert all(a.score >= b.score for a, b in itertools.pairwise(docs))
+
+
+def test_a_document_several_passages_agree_on_outranks_one_lucky_passage() -> None:
+    from bot.records import Chunk, Passage
+
+    def passage(path: str, n: int, score: float) -> Passage:
+        return Passage(f"{path}{n}", "", Chunk(path, chunk=n), 0.0, 0.0, score)
+
+    lucky = passage("notice.md", 0, 0.030)
+    rule = [passage("measures.md", n, s) for n, s in enumerate((0.028, 0.025, 0.020))]
+    assert [d.path for d in group_by_document([lucky, *rule], 0.6)] == ["measures.md", "notice.md"]
+    assert [d.path for d in group_by_document([lucky, *rule], 0.0)] == ["notice.md", "measures.md"]

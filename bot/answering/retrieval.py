@@ -66,7 +66,7 @@ def search(index: KnowledgeIndex, query: str, vector: list[float], settings: Set
         query,
         words,
         passages,
-        group_by_document(passages),
+        group_by_document(passages, tuning.document_decay),
         coverage(index, words, passages[:3]),
         dense_top=sims[0] if sims else 0.0,
         dense_margin=(sims[0] - sum(tail) / len(tail)) if sims else 0.0,
@@ -93,7 +93,12 @@ def coverage(index: KnowledgeIndex, words: Sequence[str], passages: Sequence[Pas
     return found / total if total else 0.0
 
 
-def group_by_document(passages: Sequence[Passage]) -> list[DocHit]:
+def group_by_document(passages: Sequence[Passage], decay: float = 0.0) -> list[DocHit]:
+    """The passages by document, best document first.
+
+    A document scores its best passage, plus each further one at ``decay`` to the power of how many
+    came before it: a rule that several found articles agree on outranks one lucky passage elsewhere.
+    """
     docs: dict[str, DocHit] = {}
     for p in passages:
         hit = docs.get(p.path)
@@ -107,5 +112,7 @@ def group_by_document(passages: Sequence[Passage]) -> list[DocHit]:
                 category=chunk.category,
                 score=p.score,
             )
+        else:
+            hit.score += decay ** len(hit.passages) * p.score
         hit.passages.append(p)
     return sorted(docs.values(), key=lambda d: -d.score)
