@@ -26,10 +26,10 @@ def test_dev_set_scores_above_floor(ingested) -> None:
     scores, _ = evaluate(
         read_cases([EVAL / "dev.jsonl"]), ingested.assistant.ask, documents_of(ingested.assistant)
     )
-    assert scores.hit5 >= 0.97
-    assert scores.hit1 >= 0.93
-    assert scores.facts >= 0.80
-    assert scores.facts_early >= 0.80
+    assert scores.hit5 >= 0.98
+    assert scores.hit1 >= 0.95
+    assert scores.facts >= 0.83
+    assert scores.facts_early >= 0.83
     assert scores.cites_all >= 0.98
     assert scores.refused_out_of_scope >= 0.95
     assert scores.false_refusals <= 0.03
@@ -40,10 +40,10 @@ def test_hard_set_scores_above_floor(ingested) -> None:
     scores, _ = evaluate(
         read_cases([EVAL / "dev-hard.jsonl"]), ingested.assistant.ask, documents_of(ingested.assistant)
     )
-    assert scores.hit5 >= 0.95
-    assert scores.hit1 >= 0.82
-    assert scores.facts >= 0.74
-    assert scores.facts_early >= 0.65
+    assert scores.hit5 >= 0.97
+    assert scores.hit1 >= 0.86
+    assert scores.facts >= 0.77
+    assert scores.facts_early >= 0.69
     assert scores.cites_all >= 0.98
     assert scores.refused_out_of_scope >= 0.95
     assert scores.false_refusals <= 0.03
@@ -57,9 +57,9 @@ def test_real_regulations_score_above_floor(tmp_path: Path, make_data_dir) -> No
     kb = knowledge_base(knowledge, make_data_dir())
     kb.ingest()
     scores, _ = evaluate(read_cases([REAL / "dev-real.jsonl"]), kb.assistant.ask, documents_of(kb.assistant))
-    assert scores.hit5 >= 0.85
+    assert scores.hit5 >= 0.875
     assert scores.hit1 >= 0.70
-    assert scores.facts >= 0.28
+    assert scores.facts >= 0.37
     assert scores.cites_all >= 0.98
     assert scores.refused_out_of_scope >= 0.95
     assert scores.false_refusals <= 0.05
