@@ -48,9 +48,7 @@ _CONDITION = re.compile(
 )
 _PROCEDURE = re.compile(r"向.{2,24}(?:提出|申请|申报)|提交|办理|到.{2,16}(?:办理|申请)")
 # A definition, or a rule that lists the cases or conditions of something ("有下列情形之一的，婚姻无效：").
-_DEFINITION = re.compile(
-    r"是指|一般指|指的是|所称|包括|具备下列|同时具备|符合下列|有下列|下列情形|以下情形|以下条件"
-)
+_DEFINITION = re.compile(_DEFINES.pattern + r"|具备下列|符合下列|有下列|下列情形|以下情形|以下条件")
 # Rules for particular groups of people, which a question about ordinary residents is not about.
 _SPECIAL_PEOPLE = re.compile(r"外国人|华侨|香港|澳门|台湾|港澳台|现役军人|军人|驻外")
 
