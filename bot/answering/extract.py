@@ -42,13 +42,14 @@ _WHEN = re.compile(
 )
 _MONEY = re.compile(r"\d+(?:\.\d+)?\s*元|[一二两三四五六七八九十百千万]+元")
 _CAP = re.compile(r"最多|最高|上限|不超过|不高于|合计|共计|总计|最低|不低于|至少")
-_DEFINES = re.compile(r"是指|一般指|指的是|所称|认定为|同时具备|具备下列条件|包括")
+_DEFINING = r"是指|一般指|指的是|所称|包括|同时具备"
+_DEFINES = re.compile(_DEFINING + r"|认定为|具备下列条件")
 _CONDITION = re.compile(
     r"下列(?:情形|条件)|符合.{0,12}条件|同时具备|对.{2,40}的，|因.{2,30}导致|无.{2,6}能力|不予|不得|终止"
 )
 _PROCEDURE = re.compile(r"向.{2,24}(?:提出|申请|申报)|提交|办理|到.{2,16}(?:办理|申请)")
 # A definition, or a rule that lists the cases or conditions of something ("有下列情形之一的，婚姻无效：").
-_DEFINITION = re.compile(_DEFINES.pattern + r"|具备下列|符合下列|有下列|下列情形|以下情形|以下条件")
+_DEFINITION = re.compile(_DEFINING + r"|具备下列|符合下列|有下列|下列情形|以下情形|以下条件")
 # Rules for particular groups of people, which a question about ordinary residents is not about.
 _SPECIAL_PEOPLE = re.compile(r"外国人|华侨|香港|澳门|台湾|港澳台|现役军人|军人|驻外")
 
