@@ -95,3 +95,21 @@ def test_dense_search_embeds_the_gist_and_leaves_out_place_names() -> None:
     assert len(story) > SETTINGS.question.embed_chars
     embedded = embedded_text(Asked(story, story), SETTINGS)
     assert embedded.endswith("请问低保怎么申请？") and len(embedded) <= SETTINGS.question.embed_chars
+
+
+def test_a_residents_word_meets_the_word_this_folder_uses() -> None:
+    from bot.chinese.normalize import BUILTIN_SYNONYMS, read_lexicon
+
+    # Published rules say 刚性支出困难家庭 where the dictionary's first word is the guides' 支出型困难家庭.
+    rules = Doc(
+        "rigid.md",
+        "刚性支出困难家庭认定办法 › 第四条",
+        "第四条 刚性支出困难家庭应当同时具备下列条件：未纳入最低生活保障范围。",
+        (0.0, 1.0, 0.0),
+    )
+    lexicons = Lexicons(read_lexicon([BUILTIN_SYNONYMS]), Lexicon())
+    index = small_index([rules, *DOCS], synonyms=lexicons.synonyms)
+    asked = lexicons.prepare("因病致贫家庭怎么认定", index)
+    assert "刚性支出困难家庭" in asked and "因病致贫" not in asked and "支出型" not in asked
+    got = search(index, asked, [0.0, 0.0, 1.0], SETTINGS)  # the vector points elsewhere
+    assert got.docs[0].path == "rigid.md"

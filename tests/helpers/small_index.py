@@ -85,9 +85,11 @@ def filler(n: int) -> list[Doc]:
     ]
 
 
-def small_index(docs: Sequence[Doc], tuning: TuningSettings | None = None) -> KnowledgeIndex:
+def small_index(
+    docs: Sequence[Doc], tuning: TuningSettings | None = None, synonyms: Lexicon | None = None
+) -> KnowledgeIndex:
     """A KnowledgeIndex over ``docs`` (ids ``c0``, ``c1``, … in order), with their answer units cut as
-    ingest cuts them; every unit's vector is its chunk's."""
+    ingest cuts them; every unit's vector is its chunk's. No synonyms unless given."""
     import numpy as np
     from langchain_core.documents import Document
 
@@ -118,7 +120,7 @@ def small_index(docs: Sequence[Doc], tuning: TuningSettings | None = None) -> Kn
         ids,
         texts,
         chunks,
-        Lexicon(),
+        synonyms or Lexicon(),
         tuning or TuningSettings(),  # type: ignore[arg-type]
         (units, np.asarray(vectors, dtype=np.float32)),
         np.asarray([d.vector for d in docs], dtype=np.float32),
