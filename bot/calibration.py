@@ -96,9 +96,8 @@ def calibrate(assistant: Assistant, cases: Sequence[Case], max_false_refusals: f
 class _Question:
     case: Case
     x: np.ndarray  # candidates × features
-    good: (
-        np.ndarray
-    )  # per candidate: share of the must-include groups the answer it leads holds (0 outside expected docs)
+    # per candidate: share of the must-include groups the answer it leads holds (0 outside expected docs)
+    good: np.ndarray
 
 
 def holds(text: str, alternatives: Sequence[str]) -> bool:

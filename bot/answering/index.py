@@ -14,7 +14,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -130,8 +130,6 @@ class KnowledgeIndex:
         self.ids = ids
         self.texts = texts
         self.chunks = chunks
-        folder_text = "\n".join(texts)
-        self.synonyms = synonyms.toward(folder_text.__contains__)  # residents' words → this folder's
         self.tuning = tuning
         self.row_of = {cid: i for i, cid in enumerate(ids)}
         # The dictionary's own terms, as ingest segmented the chunks with them (a folder's word the
@@ -166,11 +164,17 @@ class KnowledgeIndex:
             self.word_freq.update(segment.cjk_bigrams(t))
             self.corpus_words.update(w for w in ws if len(w) >= 2)
         self.word_freq.update(self.corpus_words)
+        self.synonyms = synonyms.toward(self._in_folder(texts))  # residents' words → this folder's
         self.trigrams = {
             run[i : i + 3] for t in texts for run in segment.CJK_RUN.findall(t) for i in range(len(run) - 2)
         }
         self._homophones = self._build_homophones()
         self.standards = self._find_standards()
+
+    def _in_folder(self, texts: list[str]) -> Callable[[str], bool]:
+        """Whether a word stands in the folder's text: its bigrams first (a set lookup), then the text."""
+        folder = "\n".join(texts)
+        return lambda word: all(b in self.word_freq for b in segment.cjk_bigrams(word)) and word in folder
 
     def _find_standards(self) -> Standards | None:
         """The published standards block, if a document of this version carries one."""
