@@ -112,3 +112,30 @@ def test_nothing_to_cut_gives_no_answer(index) -> None:  # type: ignore[no-untyp
     retrieval.docs.clear()
     got = extract(index, retrieval, "火星移民", SETTINGS.answer, SETTINGS.tuning)
     assert got.text == "" and got.picked == ()
+
+
+def test_how_old_is_answered_by_the_rule_that_states_the_age() -> None:
+    from bot.answering.question import Lexicons
+    from bot.chinese.normalize import BUILTIN_SYNONYMS, Lexicon, read_lexicon
+
+    # The procedure shares the question's words (男女双方, 结婚登记); the rule of age does not, but
+    # "多大" asks for an age, and 结婚年龄 is one.
+    procedure = Doc(
+        "regulation.md",
+        "婚姻登记条例 › 第七条",
+        "第七条 内地居民结婚，男女双方应当亲自到婚姻登记机关共同申请结婚登记。",
+        vector=(0.0, 0.0, 1.0),
+        kind="article",
+    )
+    age = Doc(
+        "code.md",
+        "民法典 婚姻家庭编 › 第一千零四十七条",
+        "第一千零四十七条 结婚年龄，男不得早于二十二周岁，女不得早于二十周岁。",
+        vector=(0.0, 0.0, 1.0),
+        kind="article",
+    )
+    lexicons = Lexicons(read_lexicon([BUILTIN_SYNONYMS]), Lexicon())
+    index = small_index([procedure, age, *filler(36)], synonyms=lexicons.synonyms)
+    question = lexicons.prepare("男的多大女的多大可以领结婚证", index)
+    got = answer(index, question, (0.0, 0.0, 1.0))
+    assert "二十二周岁" in got.split("\n")[0]
