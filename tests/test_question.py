@@ -7,7 +7,7 @@ import pytest
 
 from bot.answering.question import Asked, Lexicons, continues, embedded_text, is_follow_up, understand
 from bot.answering.retrieval import search
-from bot.chinese.normalize import Lexicon
+from bot.chinese.normalize import BUILTIN_SYNONYMS, Lexicon, read_lexicon
 from tests.helpers.small_index import Doc, filler, settings_with, small_index
 
 DOCS = [
@@ -98,8 +98,6 @@ def test_dense_search_embeds_the_gist_and_leaves_out_place_names() -> None:
 
 
 def test_a_residents_word_meets_the_word_this_folder_uses() -> None:
-    from bot.chinese.normalize import BUILTIN_SYNONYMS, read_lexicon
-
     # Published rules say 刚性支出困难家庭 where the dictionary's first word is the guides' 支出型困难家庭.
     rules = Doc(
         "rigid.md",
