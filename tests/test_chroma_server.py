@@ -22,7 +22,7 @@ from bot.answering.assistant import Assistant
 from bot.config import Settings
 from bot.ingest.indexing import STATE_DB, ingest
 from bot.testing.chroma import CHROMA, ChromaServer
-from bot.testing.postgres import free_port
+from bot.testing.ports import free_port
 from tests.helpers.knowledge import KnowledgeBase, run_cli
 
 QUESTION = "结婚登记要带什么材料？"

@@ -111,7 +111,7 @@ def test_stats_since_a_date_and_in_words(
 def test_an_unreachable_database_is_one_line_without_the_password(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.testing.postgres import free_port
+    from bot.testing.ports import free_port
 
     monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://bot:s3cret-pw@127.0.0.1:{free_port()}/none")
     assert main(["stats", "--data", str(tmp_path)]) == 1

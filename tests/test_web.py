@@ -22,6 +22,7 @@ from bot.channels.web.app import CSP, create_app, render_page
 from bot.config import Settings
 from bot.errors import UserError
 from bot.state.database import STATE_FILE, State
+from bot.testing.ports import free_port
 from tests.helpers.knowledge import PYTHON, REPO, KnowledgeBase
 
 MARRIAGE = "结婚登记要带什么材料？"
@@ -350,12 +351,6 @@ def test_topic_chips_get_the_common_questions_of_the_served_index(
 
 
 # --- the command line --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_cli_web_serves_until_stopped(ingested_copy: KnowledgeBase) -> None:

@@ -19,7 +19,8 @@ import pytest
 
 from bot.ingest.indexing import STATE_DB
 from bot.testing.chroma import CHROMA, ChromaServer
-from bot.testing.postgres import PostgresCluster, free_port, seed_vector_cache
+from bot.testing.ports import free_port
+from bot.testing.postgres import PostgresCluster, seed_vector_cache
 from tests.helpers.knowledge import REPO, KnowledgeBase, run_cli
 
 pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="the chroma CLI is not installed in .venv")

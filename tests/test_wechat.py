@@ -24,7 +24,8 @@ from bot.channels.wechat.app import create_app
 from bot.channels.wechat.env import WeChatEnv
 from bot.services import meal_sites
 from bot.state.database import STATE_FILE, State
-from bot.testing.wechat_api import DEFAULT_OPENID, TEXT_MAX_BYTES, FakeWeChat, free_port
+from bot.testing.ports import free_port
+from bot.testing.wechat_api import DEFAULT_OPENID, TEXT_MAX_BYTES, FakeWeChat
 from bot.testing.wechat_envelope import new_aes_key
 from tests.helpers.knowledge import PYTHON, REPO, KnowledgeBase
 from tests.helpers.serving import serving

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bot.testing.postgres import free_port
+from bot.testing.ports import free_port
 
 CHROMA = Path(sys.executable).parent / "chroma"
 

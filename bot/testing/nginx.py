@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.testing.postgres import free_port
+from bot.testing.ports import free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 

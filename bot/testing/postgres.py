@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.testing.ports import free_port
+
 PG_BIN_DIRS = tuple(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True))
 
 
@@ -31,12 +33,6 @@ def pg_bin() -> Path | None:
         if (folder / "initdb").exists():
             return folder
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PostgresCluster:

@@ -31,7 +31,6 @@ import itertools
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -471,12 +470,6 @@ class FakeWeChat:
                 self._serve("POST")
 
         return Handler
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def iter_texts(pushes: list[Push]) -> Iterator[str]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.testing.nginx import Nginx
-from bot.testing.postgres import free_port
+from bot.testing.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "webhook-secret-for-tests_1"
