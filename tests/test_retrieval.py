@@ -12,6 +12,7 @@ import pytest
 from bot.answering.index import BM25
 from bot.answering.retrieval import coverage, group_by_document, place_weights, rrf, search
 from bot.chinese import segment
+from bot.records import Chunk, Passage
 from tests.helpers.small_index import Doc, filler, settings_with, small_index
 
 DIBAO_RULES = Doc(
@@ -148,8 +149,6 @@ def test_passages_are_grouped_by_document_best_document_first(index) -> None:  #
 
 
 def test_a_document_several_passages_agree_on_outranks_one_lucky_passage() -> None:
-    from bot.records import Chunk, Passage
-
     def passage(path: str, n: int, score: float) -> Passage:
         return Passage(f"{path}{n}", "", Chunk(path, chunk=n), 0.0, 0.0, score)
 
