@@ -97,6 +97,55 @@ def test_guide_lists_know_their_lead_in_and_faq_answers_their_question() -> None
     assert faq.quoted == "结婚登记能让家人代办吗？ 不能。男女双方必须亲自到婚姻登记机关共同申请。"
 
 
+DEFINITIONS = """# 儿童保障
+
+## 一、含义
+
+**孤儿**：失去父母、查找不到生父母的未满18周岁的未成年人。
+
+**事实无人抚养儿童**：父母虽然在世，但事实上无法履行抚养义务的儿童。下列两种情况属于事实无人抚养儿童：
+
+1. 父母双方均符合重残、重病、失联情形之一的儿童；
+2. 父母一方死亡或失踪，另一方符合上述情形之一的儿童。
+
+几个关键词的含义：
+
+- 重残：一级、二级残疾；
+- 失联的情形：
+  1. 失去联系6个月以上
+- 重病：按照当地规定确定。
+
+**困境儿童**：主要有三类。
+"""
+
+
+def test_a_definition_that_introduces_a_list_brings_it() -> None:
+    units = [u for d in chunks_of(DEFINITIONS, "儿童保障") for u in units_of(d)]
+    by_text = {u.text: u for u in units}
+    defined = next(u for u in units if u.text.startswith("事实无人抚养儿童："))
+    assert defined.kind == "item"  # a term in bold and its definition, whole
+    first = by_text["父母双方均符合重残、重病、失联情形之一的儿童；"]
+    assert first.context == defined.text and first.group != defined.group
+    # A bullet's own sub-items are under it; the next bullet is not.
+    assert by_text["失去联系6个月以上"].context == "失联的情形："
+    assert by_text["重病：按照当地规定确定。"].context == "几个关键词的含义："
+    assert by_text["困境儿童：主要有三类。"].context == ""  # a new term, under no earlier lead-in
+
+
+def test_a_chunk_never_ends_on_the_lead_in_of_the_list_after_it() -> None:
+    docs = chunks_of(DEFINITIONS, "儿童保障", max_chars=200)
+    opening = next(d.page_content for d in docs if "几个关键词的含义：" in d.page_content)
+    assert "重残：一级、二级残疾" in opening
+
+
+def test_bold_words_and_decimals_at_a_line_start_are_no_list_marks() -> None:
+    doc = "# 标准\n\n**基本生活标准：**\n\n| 类别 | 金额 |\n| --- | --- |\n| 城市 | 1000元 |\n\n1.5倍低保标准以内的家庭可以申请。\n"
+    units = [u for d in chunks_of(doc, "标准") for u in units_of(d)]
+    row = next(u for u in units if u.kind == "row")
+    assert row.context == "基本生活标准："
+    assert next(u for u in units if u.text.startswith("1.5倍")).kind == "sentence"
+
+
 def test_a_unit_is_embedded_with_where_it_stands() -> None:
     eighth = next(d for d in chunks_of(REGULATION, "婚姻登记条例") if "第八条" in d.page_content)
     item = next(u for u in units_of(eighth) if u.kind == "item")

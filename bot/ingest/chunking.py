@@ -27,11 +27,14 @@ from bot.config import ChunkingSettings
 from bot.records import TABLE_ROW, TABLE_SEPARATOR, Chunk, FileMeta, body_of, chunk_text, join_heading
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.、)）]|[（(]\d{1,3}[)）])\s*")
 _FAQ_QUESTION = re.compile(r"^\s*(?:\*\*)?\s*(?:问|Q)\s*[:：]\s*(?:\*\*)?\s*(.+)$")
 
 
 ARTICLE = re.compile(r"^\s*(第[一二三四五六七八九十百千零〇两]+条)(?:之[一二三四五六七八九十]+)?[\s　]*")
+# A list item's mark. A Markdown bullet needs its space, a number its stop ("1.5倍…" is no item).
+LIST_MARK = re.compile(r"^\s*(?:[-*+]\s|[•·]|\d{1,3}(?:\.(?!\d)|[、)）])|[（(]\d{1,3}[)）])\s*")
+# A term in bold and its definition ("**孤儿**：失去父母…"): an entry of a definition list, read as an item.
+DEFINITION_ENTRY = re.compile(r"^\s*\*\*[^*\n]{1,30}\*\*\s*[：:]")
 ITEM = re.compile(r"^\s*[（(](?:[一二三四五六七八九十]+|\d{1,2})[)）]")
 
 
@@ -103,7 +106,7 @@ def parse_blocks(markdown: str, title: str) -> list[Block]:
         if current is not None and current.kind == "faq":
             current.lines.append(line.strip())
             continue
-        if _LIST_ITEM.match(line) and not TABLE_ROW.match(line):
+        if (LIST_MARK.match(line) or DEFINITION_ENTRY.match(line)) and not TABLE_ROW.match(line):
             close()
             current = Block("list", [line.strip()], path())
             continue
@@ -210,10 +213,22 @@ def _pack(blocks: list[Block], settings: ChunkingSettings) -> Iterator[_Packed]:
         for piece in _split_block(block, settings.max_chars):
             same_section = pending is not None and pending.heading == piece.heading
             if not same_section or pending is None or pending.size + len(piece.text) > settings.max_chars:
+                lead_in = _lead_in_of(pending, piece) if same_section else None
                 yield from flush()
-                pending = _Pending(piece.heading)
+                pending = _Pending(piece.heading, [lead_in] if lead_in else [])
             pending.blocks.append(piece)
     yield from flush()
+
+
+def _lead_in_of(pending: _Pending | None, piece: Block) -> Block | None:
+    """The last paragraph of the chunk being closed when it introduces ``piece`` ("几个关键词的含义："
+    before the list): taken out of that chunk to open the next one, so a list keeps its lead-in."""
+    if pending is None or len(pending.blocks) < 2 or piece.kind not in ("list", "table"):
+        return None
+    last = pending.blocks[-1]
+    if last.kind != "paragraph" or not _strip_markup(last.text).endswith(("：", ":")):
+        return None
+    return pending.blocks.pop()
 
 
 def _split_block(block: Block, max_chars: int) -> list[Block]:

@@ -18,14 +18,13 @@ from collections.abc import Iterable
 
 from langchain_core.documents import Document
 
-from bot.ingest.chunking import ARTICLE, ITEM
+from bot.ingest.chunking import ARTICLE, DEFINITION_ENTRY, ITEM, LIST_MARK
 from bot.records import Chunk, Unit, body_of, heading_parts, table_rows
 from bot.services.standards import Standards, stale_figures
 
 logger = logging.getLogger(__name__)
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
-_LIST_MARK = re.compile(r"^\s*(?:[-*+•·]|\d{1,3}[.、)）]|[（(]\d{1,3}[)）])\s*")
 _TABLE_LINE = re.compile(r"^\s*\|")
 _MARKUP = re.compile(r"\*\*|__|`")
 _FAQ_Q = re.compile(r"^\s*(?:问|Q)\s*[:：]")
@@ -47,6 +46,9 @@ def units_of(chunk_doc: Document) -> list[Unit]:
     out: list[Unit] = []
     group = 0
     lead = ""  # the last sentence ending in "：": it introduces the items or rows after it
+    list_lead = ""  # the lead of the list being read, while an item of it introduces sub-items
+    parent: tuple[str, str] | None = None  # that item, and how it is marked
+    prev_mark = ""  # how the item before was marked
     lines = body.splitlines()
     i = 0
 
@@ -69,10 +71,26 @@ def units_of(chunk_doc: Document) -> list[Unit]:
         clean = _MARKUP.sub("", line).strip()
         if ITEM.match(clean) and lead:
             add("item", clean, lead)  # a regulation's （一）…, under its lead-in
-        elif _LIST_MARK.match(line):
+        elif LIST_MARK.match(line) or DEFINITION_ENTRY.match(line):
+            mark = _mark_kind(line)
             if not out or out[-1].kind != "item":
                 group += 1
-            add("item", _LIST_MARK.sub("", clean), lead)
+                list_lead, parent = lead, None
+            elif mark == "entry" != prev_mark:
+                group += 1  # a term defined in bold stands alone, under no earlier lead-in
+                lead = list_lead = ""
+                parent = None
+            elif parent is not None and mark == parent[1]:
+                group += 1  # the next item of the outer list, after the sub-items of the one before
+                lead, parent = list_lead, None
+            prev_mark = mark
+            text = LIST_MARK.sub("", clean)
+            add("item", text, lead)
+            if text.endswith(("：", ":")):
+                # An item that introduces items ("…规定下列两种情况属于事实无人抚养儿童：" then "1. …"):
+                # the items after it, marked otherwise than it, are its own.
+                lead, parent = text, (text, mark)
+                group += 1
         else:
             group += 1
             lead = ""
@@ -86,6 +104,14 @@ def units_of(chunk_doc: Document) -> list[Unit]:
                     lead = sentence.strip()
         i += 1
     return out
+
+
+def _mark_kind(line: str) -> str:
+    """How a list item is marked: a term in bold, a number, a number in brackets, or a bullet."""
+    if DEFINITION_ENTRY.match(line):
+        return "entry"
+    stripped = line.lstrip()
+    return "number" if stripped[:1].isdigit() else "bracket" if stripped[:1] in "（(" else "bullet"
 
 
 def embedding_text(unit: Unit, chunk: Chunk) -> str:
