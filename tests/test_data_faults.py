@@ -22,7 +22,7 @@ from bot.errors import UserError, data_fault
 from bot.ingest.indexing import STATE_DB
 from bot.state.database import State
 from bot.state.privacy import load_salt
-from tests.helpers.disks import fill, tmpfs
+from tests.helpers.disks import fill, room_for, tmpfs
 from tests.helpers.knowledge import KnowledgeBase, run_cli
 
 
@@ -138,7 +138,7 @@ def test_ingest_on_a_full_disk_is_one_clear_error_and_the_served_index_stays(
 ) -> None:
     kb = ingested_copy
     disk = tmp_path / "disk"
-    with tmpfs(disk, "24m") as mounted:
+    with tmpfs(disk, room_for(kb.data)) as mounted:
         if not mounted:
             pytest.skip("needs root to mount a tmpfs")
         data = disk / "data"

@@ -35,7 +35,7 @@ from bot.answering.assistant import Assistant
 from bot.channels.web.app import create_app
 from bot.config import Settings
 from bot.state.database import State
-from tests.helpers.disks import fill, state_on_small_disk, tmpfs
+from tests.helpers.disks import fill, room_for, state_on_small_disk, tmpfs
 from tests.helpers.knowledge import PYTHON, REPO, KnowledgeBase, settings_for
 from tests.helpers.serving import serving
 
@@ -334,7 +334,7 @@ def test_cli_web_keeps_answering_when_its_data_disk_fills_up(
 ) -> None:
     """What the independent check does: `python -m bot web` on a small data disk, which then fills up."""
     disk = tmp_path / "disk"
-    with tmpfs(disk, "24m") as mounted:
+    with tmpfs(disk, room_for(ingested_copy.data)) as mounted:
         if not mounted:
             pytest.skip("cannot mount a tmpfs here")
         run_web_until_the_disk_fills(ingested_copy, disk)

@@ -2,6 +2,7 @@
 
 * ``tmpfs(folder, size)``: mounts a tmpfs of ``size`` on ``folder`` when this machine lets us (root
   and ``mount``); yields whether it did, and unmounts it afterwards;
+* ``room_for(folder)``: a tmpfs size that holds ``folder`` and a new index version beside it;
 * ``fill(path)``: writes zeros to ``path`` until its file system is full;
 * ``state_on_small_disk(folder)``: a channel :class:`~bot.state.database.State` opened while there is
   room (as a running bot's was), and ``make_full()``, which makes its database unwritable and says
@@ -40,6 +41,16 @@ def tmpfs(folder: Path, size: str) -> Iterator[bool]:
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def room_for(folder: Path, versions: int = 3) -> str:
+    """A tmpfs size for a copy of the data folder ``folder`` (its own files; the linked model stays
+    outside) with room for ``versions`` index versions in all, so a re-ingest fits once the disk is
+    no longer full, however large the index of the day has grown."""
+    size = sum(
+        (Path(root) / name).lstat().st_size for root, _dirs, files in os.walk(folder) for name in files
+    )
+    return f"{versions * size // (1 << 20) + 8}m"
 
 
 def fill(path: Path) -> None:
