@@ -38,6 +38,11 @@ DEFINITION_ENTRY = re.compile(r"^\s*\*\*[^*\n]{1,30}\*\*\s*[：:]")
 ITEM = re.compile(r"^\s*[（(](?:[一二三四五六七八九十]+|\d{1,2})[)）]")
 
 
+def is_list_line(line: str) -> bool:
+    """The line is an item of a list: it opens with a list mark, or is a term defined in bold."""
+    return bool(LIST_MARK.match(line) or DEFINITION_ENTRY.match(line))
+
+
 @dataclass
 class Block:
     kind: str  # "paragraph" | "list" | "table" | "faq" | "article"
@@ -106,7 +111,7 @@ def parse_blocks(markdown: str, title: str) -> list[Block]:
         if current is not None and current.kind == "faq":
             current.lines.append(line.strip())
             continue
-        if (LIST_MARK.match(line) or DEFINITION_ENTRY.match(line)) and not TABLE_ROW.match(line):
+        if is_list_line(line) and not TABLE_ROW.match(line):
             close()
             current = Block("list", [line.strip()], path())
             continue

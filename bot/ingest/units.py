@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from langchain_core.documents import Document
 
-from bot.ingest.chunking import ARTICLE, DEFINITION_ENTRY, ITEM, LIST_MARK
+from bot.ingest.chunking import ARTICLE, DEFINITION_ENTRY, ITEM, LIST_MARK, is_list_line
 from bot.records import Chunk, Unit, body_of, heading_parts, table_rows
 from bot.services.standards import Standards, stale_figures
 
@@ -47,7 +47,7 @@ def units_of(chunk_doc: Document) -> list[Unit]:
     group = 0
     lead = ""  # the last sentence ending in "：": it introduces the items or rows after it
     list_lead = ""  # the lead of the list being read, while an item of it introduces sub-items
-    parent: tuple[str, str] | None = None  # that item, and how it is marked
+    parent_mark = ""  # how that item is marked ("" while no item introduces sub-items)
     prev_mark = ""  # how the item before was marked
     lines = body.splitlines()
     i = 0
@@ -71,25 +71,24 @@ def units_of(chunk_doc: Document) -> list[Unit]:
         clean = _MARKUP.sub("", line).strip()
         if ITEM.match(clean) and lead:
             add("item", clean, lead)  # a regulation's （一）…, under its lead-in
-        elif LIST_MARK.match(line) or DEFINITION_ENTRY.match(line):
+        elif is_list_line(line):
             mark = _mark_kind(line)
             if not out or out[-1].kind != "item":
                 group += 1
-                list_lead, parent = lead, None
+                list_lead, parent_mark = lead, ""
             elif mark == "entry" != prev_mark:
                 group += 1  # a term defined in bold stands alone, under no earlier lead-in
-                lead = list_lead = ""
-                parent = None
-            elif parent is not None and mark == parent[1]:
+                lead = list_lead = parent_mark = ""
+            elif mark == parent_mark:
                 group += 1  # the next item of the outer list, after the sub-items of the one before
-                lead, parent = list_lead, None
+                lead, parent_mark = list_lead, ""
             prev_mark = mark
             text = LIST_MARK.sub("", clean)
             add("item", text, lead)
             if text.endswith(("：", ":")):
                 # An item that introduces items ("…规定下列两种情况属于事实无人抚养儿童：" then "1. …"):
                 # the items after it, marked otherwise than it, are its own.
-                lead, parent = text, (text, mark)
+                lead, parent_mark = text, mark
                 group += 1
         else:
             group += 1
