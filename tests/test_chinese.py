@@ -18,7 +18,7 @@ def test_cantonese_words_become_mandarin() -> None:
     assert "妈妈" in got and "在哪里" in got and "需不需要" in got and "㗎" not in got
 
 
-def test_cantonese_copula_before_a_question_word_is_read_as_is() -> None:
+def test_cantonese_copula_before_a_question_word_becomes_mandarin() -> None:
     dialect = read_lexicon([CANTONESE])
     assert normalize("寒冬送温暖系几时开始？", dialect) == "寒冬送温暖是什么时候开始?"
     assert normalize("标准系几多", dialect) == "标准是多少"
@@ -26,6 +26,7 @@ def test_cantonese_copula_before_a_question_word_is_read_as_is() -> None:
     assert normalize("联系电话系几多", dialect) == "联系电话是多少"
     assert normalize("应该联系边个", dialect) == "应该联系谁"
     assert normalize("系统几时开", dialect) == "系统什么时候开"
+
 
 def test_synonyms_map_to_document_terms_without_breaking_longer_terms(tmp_path: Path) -> None:
     extra = tmp_path / "_synonyms.txt"
