@@ -94,6 +94,13 @@ class Scores:
     p50_ms: float = 0.0
     p95_ms: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    # Figures measured over no question (no adversarial case in the set): shown as "—", null in JSON.
+    unmeasured: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.update(dict.fromkeys(self.unmeasured))
+        return out
 
 
 def read_cases(paths: Sequence[Path]) -> list[Case]:
@@ -184,6 +191,18 @@ def score(outcomes: Sequence[Outcome]) -> Scores:
             and (o.answer.answered and o.rank is not None if o.should_answer else not o.answer.answered)
         ),
     )
+    over = {
+        "hit1": answerable,
+        "hit5": answerable,
+        "mrr": answerable,
+        "facts": answered_in,
+        "facts_early": answered_in,
+        "cites_all": [o for o in outcomes if o.answer.answered],
+        "refused_out_of_scope": out_scope,
+        "false_refusals": in_scope,
+        "adversarial_ok": adversarial,
+    }
+    s.unmeasured = tuple(attr for attr, items in over.items() if not items)
     lengths = [len(o.answer.render()) for o in outcomes if o.answer.answered]
     s.median_chars = statistics.median(lengths) if lengths else 0.0
     latencies = sorted(o.answer.latency_ms for o in outcomes)
@@ -222,7 +241,11 @@ def table(columns: dict[str, Scores]) -> str:
     lines = ["| figure | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
     for label, attr, fmt in ROWS:
         lines.append(
-            f"| {label} | " + " | ".join(fmt.format(getattr(columns[n], attr)) for n in names) + " |"
+            f"| {label} | "
+            + " | ".join(
+                "—" if attr in columns[n].unmeasured else fmt.format(getattr(columns[n], attr)) for n in names
+            )
+            + " |"
         )
     return "\n".join(lines)
 
@@ -329,7 +352,7 @@ def run_eval(
     for name, ask in variants.items():
         results[name], details[name] = evaluate(cases, ask, documents)
     if as_json:
-        out: dict[str, Any] = {name: dataclasses.asdict(s) for name, s in results.items()}
+        out: dict[str, Any] = {name: s.as_json() for name, s in results.items()}
         print(json.dumps(out, ensure_ascii=False, indent=1))
     else:
         print(f"{len(cases)} questions from {', '.join(str(f) for f in files)}")

@@ -113,6 +113,19 @@ def test_eval_prints_the_scores(ingested: KnowledgeBase, tmp_path: Path) -> None
     assert rows.get("hit@1") == ["1.000"], result.stdout
     assert rows.get("hit@5") == ["1.000"]
     assert rows.get("out-of-scope refused") == ["1.000"]
+    assert rows.get("adversarial handled") == ["—"]  # the set has no adversarial question: no figure
+
+
+def test_eval_json_gives_no_figure_for_a_kind_of_question_the_set_lacks(
+    ingested: KnowledgeBase, tmp_path: Path
+) -> None:
+    result = run_cli("-m", "bot", "eval", eval_file(tmp_path), "--json", *folders(ingested))
+
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout)["full pipeline"]
+    assert scores["adversarial_ok"] is None
+    assert scores["refused_out_of_scope"] == 1.0
+    assert scores["counts"]["adversarial"] == 0
 
 
 def test_eval_compare_sets_a_plain_langchain_baseline_beside_ours(
