@@ -137,3 +137,17 @@ def test_how_old_is_answered_by_the_rule_that_states_the_age() -> None:
     question = lexicons.prepare("男的多大女的多大可以领结婚证", index)
     got = answer(index, question, (0.0, 0.0, 1.0))
     assert "二十二周岁" in got.split("\n")[0]
+
+
+def test_a_date_question_is_not_answered_by_the_year_a_meeting_was_held() -> None:
+    # "2025年" dates the meeting that announced the campaign; it says nothing of when it runs.
+    campaign = Doc(
+        "campaigns.md",
+        "专项救助 › 夏季送清凉",
+        "2025年全市民政工作会议提出，持续开展夏季送清凉行动。\n\n"
+        "| 行动 | 时间 |\n| --- | --- |\n| 夏季送清凉 | 每年6月1日至9月30日 |",
+        vector=(0.0, 0.0, 1.0),
+    )
+    index = small_index([campaign, *filler(36)])
+    got = answer(index, "夏季送清凉行动由几号做到几号", (0.0, 0.0, 1.0))
+    assert got.split("\n")[0].endswith("每年6月1日至9月30日"), got

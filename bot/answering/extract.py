@@ -37,8 +37,9 @@ from bot.records import Chunk, Retrieval, Unit
 _DIGIT = re.compile(r"\d|[一二两三四五六七八九十百千万]+[元岁周日天个年倍%]")
 _PHONE = re.compile(r"\d{3,4}-\d{6,8}|\b1\d{10}\b|\b123\d{2}\b")
 _OFFICE = re.compile(r"向|到|在|窗口|政府|街道|登记处|地址|中心|机关")
+# A time a rule or service runs by; a calendar year alone ("2025年全市民政工作会议") dates a text, not it.
 _WHEN = re.compile(
-    r"次月|当月|之日|日内|天内|工作日|个月|小时|当场|当天|之前|以前|以后|起|前|期满|届满|\d+[日天月年号]"
+    r"次月|当月|之日|日内|天内|工作日|个月|小时|当场|当天|之前|以前|以后|起|前|期满|届满|\d+[日天月号]|(?<!\d)\d{1,3}年"
 )
 _MONEY = re.compile(r"\d+(?:\.\d+)?\s*元|[一二两三四五六七八九十百千万]+元")
 _CAP = re.compile(r"最多|最高|上限|不超过|不高于|合计|共计|总计|最低|不低于|至少")
