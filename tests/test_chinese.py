@@ -22,6 +22,7 @@ def test_cantonese_copula_before_a_question_word_becomes_mandarin() -> None:
     dialect = read_lexicon([CANTONESE])
     assert normalize("寒冬送温暖系几时开始？", dialect) == "寒冬送温暖是什么时候开始?"
     assert normalize("标准系几多", dialect) == "标准是多少"
+    assert normalize("签合同系边几方签", dialect) == "签合同是哪几方签"
     # the 系 of ordinary Mandarin words stays
     assert normalize("联系电话系几多", dialect) == "联系电话是多少"
     assert normalize("应该联系边个", dialect) == "应该联系谁"
