@@ -39,3 +39,14 @@ def test_a_passing_mention_of_the_matter_does_not_keep_the_question() -> None:
     assert got is not None and "公积金" in got.department
     answers = "离职后公积金账户封存的，可以在上海或异地申请提取公积金。"
     assert departments.refer(question, [answers], words, covered=0.34) is None
+
+
+def test_a_question_that_goes_on_to_ask_about_our_matter_is_ours() -> None:
+    # 失业金 and 房产证 are the occasion; what is asked is whether 低保 can be had.
+    departments = Departments.read([BUILTIN])
+    assert departments.refer("领失业金期间能申请低保吗", []) is None
+    assert departments.refer("房产证上有房子还能申请低保吗", []) is None
+    # Named before the other department's matter, ours is only its occasion: the hospital does 婚检.
+    got = departments.refer("结婚登记之前要做婚检吗，免费婚检去哪家医院做", [])
+    assert got is not None and "卫生健康" in got.department
+    assert departments.refer("低保户坐公交免费吗", []) is not None

@@ -137,6 +137,17 @@ def test_other_departments_business_is_referred_by_name(ingested) -> None:
     assert "公安" in answer.text and "12345" in answer.text
 
 
+def test_a_redirect_in_the_folder_says_it_once_and_keeps_to_its_own_matter(ingested) -> None:
+    # The sample FAQ says 退休金 is not the bureau's business; said once, with its question.
+    referred = ingested.assistant.ask("退休金什么时候上调？")
+    assert not referred.answered and referred.kind == "other_department"
+    assert "12333" in referred.text and "。。" not in referred.text
+    # … but a 低保 question that mentions a pension is about 低保.
+    answer = ingested.assistant.ask("有退休金的老人能申请低保吗？")
+    assert answer.answered, answer.text
+    assert answer.sources[0].path == "minimum-living-allowance.md"
+
+
 def test_a_referral_word_inside_a_civil_affairs_question_is_answered(ingested) -> None:
     # 体检 is on the list (卫生健康), but the guide to care homes asks for a health check itself.
     answer = ingested.assistant.ask("老人入住养老院之前要做体检吗？")

@@ -53,9 +53,10 @@ def compose(
     related = sources(retrieval.docs[:listed], top, cited=set())
     context_words = [w for c in asked.earlier for w in segment.words(c)]
     found = extract(index, retrieval, asked.query, settings.answer, settings.tuning, context_words)
-    if found.picked and _redirects(found, retrieval, settings):
-        hint = found.text.split("\n")[0].lstrip("· ")
-        reply = messages.OTHER_DEPARTMENT.format(hint=f"{hint}。" if hint else "", **reach)
+    if found.picked and _redirects(found, retrieval, settings, departments):
+        hint = found.picked[0].unit.quoted.strip()  # the lead alone, not what follows it on its line
+        hint += "" if hint.endswith(("。", "！", "？", "!", "?")) else "。"
+        reply = messages.OTHER_DEPARTMENT.format(hint=hint, **reach)
         return Answer(question, reply, False, "other_department", related)
     referred = referral(departments, retrieval, cfg.min_keyword_coverage)
     if referred is not None:
@@ -175,12 +176,19 @@ def _passages_of(found: Extract, retrieval: Retrieval, index: KnowledgeIndex) ->
     return list(out.values())
 
 
-def _redirects(found: Extract, retrieval: Retrieval, settings: Settings) -> bool:
-    """The knowledge itself says this is another department's business."""
+def _redirects(found: Extract, retrieval: Retrieval, settings: Settings, departments: Departments) -> bool:
+    """The knowledge itself says this is another department's business, and the question asks about
+    no matter of ours the redirect leaves out ("有退休金的老人能吃低保吗" is not "退休金的问题找民政局吗")."""
     best = found.picked[0]
+    text = best.unit.context + best.unit.text
     in_redirect_section = bool(_REDIRECT_SECTION.search(best.chunk.heading))
-    says_so = "不属于民政" in best.unit.context + best.unit.text  # the lead says so, not a unit beside it
-    return (in_redirect_section or says_so) and retrieval.coverage >= settings.retrieval.min_keyword_coverage
+    says_so = "不属于民政" in text  # the lead says so, not a unit beside it
+    ours = [w for w in departments.ours if w in retrieval.query and w not in text]
+    return (
+        (in_redirect_section or says_so)
+        and not ours
+        and retrieval.coverage >= settings.retrieval.min_keyword_coverage
+    )
 
 
 def _reworded(

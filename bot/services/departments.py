@@ -5,6 +5,9 @@ The built-in list is ``bot/data/other_departments.txt``; the bureau can add its 
 about the matter itself: when a found passage names the word *and* at least half of what the
 question asks about ("老人入住养老院前要体检吗" in the care-home guide's 入住 steps). A passing mention
 does not count ("公积金养老金缴纳等信息比对" is no answer on withdrawing one's 公积金 in another city).
+
+Nor is a question referred that asks about one of the bureau's own matters (``bot/data/civil_affairs.txt``)
+after naming the other department's: "领失业金期间能申请低保吗" asks about 低保, and 失业金 is its occasion.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from bot.chinese.normalize import dictionary_lines, to_simplified
 logger = logging.getLogger(__name__)
 
 BUILTIN = Path(__file__).resolve().parents[1] / "data" / "other_departments.txt"
+OURS = BUILTIN.with_name("civil_affairs.txt")
 
 
 @dataclass(frozen=True)
@@ -30,10 +34,11 @@ class Referral:
 @dataclass(frozen=True)
 class Departments:
     words: tuple[tuple[str, str], ...]  # (word, department), longest word first
+    ours: tuple[str, ...] = ()  # words that name the bureau's own matters
 
     @classmethod
-    def read(cls, paths: Iterable[Path]) -> Departments:
-        """Read '部门 | 词 词 词' lines; '#' starts a comment."""
+    def read(cls, paths: Iterable[Path], ours: Path = OURS) -> Departments:
+        """Read '部门 | 词 词 词' lines, and the bureau's own matters from ``ours``; '#' starts a comment."""
         pairs: dict[str, str] = {}
         for path, line_no, line in dictionary_lines(paths):
             department, sep, words = line.partition("|")
@@ -42,7 +47,8 @@ class Departments:
                 continue
             for word in words.split():
                 pairs[to_simplified(word).lower()] = department.strip()
-        return cls(tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0]))))
+        own = (to_simplified(w).lower() for _, _, line in dictionary_lines([ours]) for w in line.split())
+        return cls(tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0]))), tuple(dict.fromkeys(own)))
 
     def refer(
         self, question: str, passages: Sequence[str], words: Sequence[str] = (), covered: float = 0.5
@@ -55,8 +61,11 @@ class Departments:
         """
         asked = [w for w in dict.fromkeys(words) if len(w) >= 2]
         for word, department in self.words:
-            if word not in question:
+            at = question.rfind(word)
+            if at < 0:
                 continue
+            if any(w in question[at + len(word) :] for w in self.ours):
+                continue  # the question goes on to ask about one of our matters
             if not any(word in p and _share(asked, p) >= covered for p in passages):
                 return Referral(department, word)
         return None
