@@ -34,6 +34,16 @@ _ILLEGAL = re.compile(
     r"(骗取|冒领|骗).{0,6}(低保|救助|补贴|津贴)",
     re.I,
 )
+# … but asking what the law does about it, or how to report it, is a fair question ("骗取低保会有
+# 什么后果", "发现邻居冒领补贴怎么举报"), unless it asks how to do it or how not to be caught.
+_ABOUT_UNLAWFUL = re.compile(
+    r"后果|处罚|惩罚|罚款|追究|法律责任|追回|退回|坐牢|判刑|犯法|违法|犯罪|举报|投诉|会怎样|会怎么样|怎么处理|如何处理"
+)
+_HOW_TO_UNLAWFUL = re.compile(
+    r"教我|帮我|替我|给我|怎么(做|弄|办|骗|造|伪造|搞)|如何(做|弄|骗|造|伪造)|怎样(做|弄|骗|伪造)|有什么办法|方法|步骤|"
+    r"教程|不被发现|会不会被发现|发现不了|查得出|查不出|能不能过|how to|step",
+    re.I,
+)
 _ID_NUMBER = re.compile(r"\d{6}(?:\d{8}|x{8})[\dx]{3}[\dx]|\d{4}x{10,14}", re.I)
 _OTHERS_BENEFITS = re.compile(
     r"(查|查询|查下|查一下|帮我查|看看).{0,12}(邻居|隔壁|隔篱|别人|他人|某人|[他她佢]|[\u4e00-\u9fff]{1}伯|[\u4e00-\u9fff]{1}姨)"
@@ -75,7 +85,7 @@ def screen(raw: str, limits: QuestionSettings) -> Screened:
         return Screened("empty", "")
     if not any(unicodedata.category(ch)[0] in "LN" for ch in cleaned):
         return Screened("no_text", "")
-    if _ILLEGAL.search(cleaned):
+    if _ILLEGAL.search(cleaned) and (_HOW_TO_UNLAWFUL.search(cleaned) or not _ABOUT_UNLAWFUL.search(cleaned)):
         return Screened("illegal", "")
     if _ID_NUMBER.search(cleaned) or _OTHERS_BENEFITS.search(cleaned):
         return Screened("privacy", "")
