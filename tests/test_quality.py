@@ -146,6 +146,7 @@ def test_a_redirect_in_the_folder_says_it_once_and_keeps_to_its_own_matter(inges
     answer = ingested.assistant.ask("有退休金的老人能申请低保吗？")
     assert answer.answered, answer.text
     assert answer.sources[0].path == "minimum-living-allowance.md"
+    assert "不属于民政" not in answer.text  # the FAQ's redirect does not tag along as support
 
 
 def test_a_referral_word_inside_a_civil_affairs_question_is_answered(ingested) -> None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 
 from bot import messages
-from bot.answering.extract import Extract, extract
+from bot.answering.extract import NOT_OURS, Extract, extract
 from bot.answering.index import KnowledgeIndex
 from bot.answering.question import Asked
 from bot.chinese import segment
@@ -182,7 +182,7 @@ def _redirects(found: Extract, retrieval: Retrieval, settings: Settings, departm
     best = found.picked[0]
     text = best.unit.context + best.unit.text
     in_redirect_section = bool(_REDIRECT_SECTION.search(best.chunk.heading))
-    says_so = "不属于民政" in text  # the lead says so, not a unit beside it
+    says_so = bool(NOT_OURS.search(text))  # the lead says so, not a unit beside it
     ours = [w for w in departments.ours if w in retrieval.query and w not in text]
     return (
         (in_redirect_section or says_so)

@@ -51,6 +51,8 @@ _CONDITION = re.compile(
 _PROCEDURE = re.compile(r"向.{2,24}(?:提出|申请|申报)|提交|办理|到.{2,16}(?:办理|申请)")
 # A definition, or a rule that lists the cases or conditions of something ("有下列情形之一的，婚姻无效：").
 _DEFINITION = re.compile(_DEFINING + r"|具备下列|符合下列|有下列|下列情形|以下情形|以下条件")
+# A unit saying a matter is another department's: it can lead a redirect, never support an answer.
+NOT_OURS = re.compile(r"不属于民政")
 # Rules for particular groups of people, which a question about ordinary residents is not about.
 _SPECIAL_PEOPLE = re.compile(r"外国人|华侨|香港|澳门|台湾|港澳台|现役军人|军人|驻外")
 
@@ -320,6 +322,8 @@ def extract(
             continue
         if not found.own[k] - said or len(candidate.unit.quoted) > budget:
             continue  # says nothing the answer has not said, or does not fit
+        if NOT_OURS.search(candidate.unit.quoted):
+            continue  # "退休金的问题找人社" beside an answer on 低保 reads as a refusal
         chosen.append(candidate)
         said |= found.own[k]
         budget -= len(candidate.unit.quoted)
