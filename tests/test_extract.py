@@ -7,10 +7,11 @@ import dataclasses
 
 import pytest
 
-from bot.answering.extract import extract
+from bot.answering.extract import Picked, extract, render
 from bot.answering.question import Lexicons
 from bot.answering.retrieval import search
 from bot.chinese.normalize import BUILTIN_SYNONYMS, Lexicon, read_lexicon
+from bot.records import Chunk, Unit
 from tests.helpers.small_index import Doc, filler, settings_with, small_index
 
 PAPERS = Doc(
@@ -151,3 +152,27 @@ def test_a_date_question_is_not_answered_by_the_year_a_meeting_was_held() -> Non
     index = small_index([campaign, *filler(36)])
     got = answer(index, "夏季送清凉行动由几号做到几号", (0.0, 0.0, 1.0))
     assert got.split("\n")[0].endswith("每年6月1日至9月30日"), got
+
+
+def test_a_sub_list_under_an_item_does_not_repeat_the_item() -> None:
+    # "**事实无人抚养儿童**：…下列两种情况…：" is an entry of one list and the lead-in of the next.
+    parent = "事实无人抚养儿童：父母虽然在世但无法履行抚养义务的儿童，下列两种情况属于事实无人抚养儿童："
+    units = [
+        Unit("children.md", 0, "item", parent, group=1, order=1),
+        Unit("children.md", 0, "item", "父母双方均重残、重病、服刑或失联的儿童；", parent, group=2, order=2),
+        Unit(
+            "children.md",
+            0,
+            "item",
+            "父母一方死亡或失踪，另一方符合上述情形的儿童。",
+            parent,
+            group=2,
+            order=3,
+        ),
+    ]
+    got = render([Picked(u, Chunk("children.md"), 1.0, "list") for u in units])
+    assert got.split("\n") == [
+        "· " + parent,
+        "· 父母双方均重残、重病、服刑或失联的儿童",
+        "· 父母一方死亡或失踪，另一方符合上述情形的儿童。",
+    ]

@@ -28,8 +28,8 @@ def test_dev_set_scores_above_floor(ingested) -> None:
     )
     assert scores.hit5 >= 0.98
     assert scores.hit1 >= 0.95
-    assert scores.facts >= 0.88
-    assert scores.facts_early >= 0.86
+    assert scores.facts >= 0.89
+    assert scores.facts_early >= 0.89
     assert scores.cites_all >= 0.98
     assert scores.refused_out_of_scope >= 0.95
     assert scores.false_refusals <= 0.03
@@ -42,8 +42,8 @@ def test_hard_set_scores_above_floor(ingested) -> None:
     )
     assert scores.hit5 >= 0.97
     assert scores.hit1 >= 0.86
-    assert scores.facts >= 0.77
-    assert scores.facts_early >= 0.69
+    assert scores.facts >= 0.78
+    assert scores.facts_early >= 0.72
     assert scores.cites_all >= 0.98
     assert scores.refused_out_of_scope >= 0.95
     assert scores.false_refusals <= 0.03
@@ -64,6 +64,15 @@ def test_real_regulations_score_above_floor(tmp_path: Path, make_data_dir) -> No
     assert scores.refused_out_of_scope >= 0.95
     assert scores.false_refusals <= 0.05
     assert scores.median_chars <= 250
+
+
+def test_no_answer_shows_a_lead_in_without_its_list(ingested) -> None:
+    # "同时符合下面两个条件的家庭，可以申请低保：" and nothing after it says nothing.
+    for case in read_cases([EVAL / "dev.jsonl", EVAL / "dev-hard.jsonl"]):
+        lines = ingested.assistant.ask(case.question, case.history).text.split("\n")
+        for line, after in zip(lines, [*lines[1:], ""], strict=True):
+            if line.endswith(("：", ":")):
+                assert after.startswith(("· ", "1")), (case.id, lines)
 
 
 def test_every_refusal_points_to_12345(ingested) -> None:

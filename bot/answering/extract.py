@@ -324,6 +324,8 @@ def extract(
             continue  # says nothing the answer has not said, or does not fit
         if NOT_OURS.search(candidate.unit.quoted):
             continue  # "退休金的问题找人社" beside an answer on 低保 reads as a refusal
+        if candidate.unit.text.endswith(("：", ":")):
+            continue  # a lead-in says nothing without the list it introduces
         chosen.append(candidate)
         said |= found.own[k]
         budget -= len(candidate.unit.quoted)
@@ -422,11 +424,13 @@ def _list_of(found: Candidates, lead_k: int, index: KnowledgeIndex, wants_list: 
 def render(picked: Sequence[Picked]) -> str:
     """The answer's text: the lead (after its lead-in when it is an item), its list, the rest."""
     lines: list[str] = []
+    shown: set[str] = set()  # texts already on a line: a sub-list's lead-in may be an item shown above
     lead_in = ""
     for p in picked:
         u = p.unit
+        shown.add(u.text)
         if u.kind in ("item", "row"):
-            if u.context and u.context != lead_in and u.context not in lines:
+            if u.context and u.context != lead_in and u.context not in lines and u.context not in shown:
                 lines.append(u.context)
                 lead_in = u.context
             lines.append("· " + u.text.rstrip("；;，,"))
