@@ -118,7 +118,7 @@ def _questions(assistant: Assistant, cases: Sequence[Case]) -> list[_Question]:
             continue
         asked, retrieval = searched
         context_words = [w for c in asked.earlier for w in segment.words(c)]
-        found = candidates(index, retrieval, asked.query, t, context_words)
+        found = candidates(index, retrieval, asked.query, t, context_words, asked.asking)
         if not found.rows:
             continue
         good = np.zeros(len(found.rows))
@@ -126,7 +126,7 @@ def _questions(assistant: Assistant, cases: Sequence[Case]) -> list[_Question]:
         for k, i in enumerate(found.rows):
             if index.units.units[i].path.rsplit("/", 1)[-1] in case.expected_docs:
                 # What the resident would read if this unit led: with its list, or its whole article.
-                text = render(lead_block(index, found, k, asked.query, answer, unscored))
+                text = render(lead_block(index, found, k, asked.asking, answer, unscored))
                 good[k] = sum(holds(text, g) for g in case.must_include) / len(case.must_include)
         if good.sum() > 0:
             out.append(_Question(case, found.x, good))

@@ -88,6 +88,14 @@ ASKS_DEFINITION = re.compile(
 )
 ASKS_HOW = re.compile(r"怎么|怎样|如何|流程|步骤|程序|去哪|向谁|找谁|哪个部门|什么部门|办法")
 
+_ASKS = (ASKS_NUMBER, ASKS_PLACE, ASKS_PHONE, ASKS_LIST, ASKS_WHEN, ASKS_MONEY, ASKS_DEFINITION, ASKS_HOW)
+
+
+def has_ask(question: str) -> bool:
+    """The question says what it wants (a time, a sum, a list, a place, may I …); "那离婚呢？" does not."""
+    return any(p.search(question) for p in _ASKS)
+
+
 # --- follow-ups ---------------------------------------------------------------------------------------
 
 FOLLOW_UP_START = re.compile(

@@ -75,6 +75,12 @@ def test_no_answer_shows_a_lead_in_without_its_list(ingested) -> None:
                 assert after.startswith(("· ", "1")), (case.id, lines)
 
 
+def test_a_follow_up_with_a_new_subject_gets_the_whole_list_it_asks_for(ingested) -> None:
+    answer = ingested.assistant.ask("那离婚呢？", ["结婚登记要带什么材料？"])
+    assert answer.answered and answer.sources[0].path == "divorce-registration-cooling-off.md"
+    assert all(paper in answer.text for paper in ("居民身份证", "结婚证", "离婚协议")), answer.text
+
+
 def test_every_refusal_points_to_12345(ingested) -> None:
     cases = [c for c in read_cases([EVAL / "dev.jsonl"]) if c.type == "out_of_scope"]
     _, outcomes = evaluate(cases, ingested.assistant.ask)

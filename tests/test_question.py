@@ -111,3 +111,14 @@ def test_a_residents_word_meets_the_word_this_folder_uses() -> None:
     assert "刚性支出困难家庭" in asked and "因病致贫" not in asked and "支出型" not in asked
     got = search(index, asked, [0.0, 0.0, 1.0], SETTINGS)  # the vector points elsewhere
     assert got.docs[0].path == "rigid.md"
+
+
+def test_a_follow_up_naming_only_a_new_subject_asks_what_the_previous_question_asked() -> None:
+    # "那离婚呢？" after a question on papers wants the papers for a divorce.
+    papers = "结婚登记要带什么材料"
+    follow = Asked("那离婚呢?", f"{papers} 那离婚呢?", (papers,))
+    assert follow.asking == f"{papers} 那离婚呢?"
+    # One with an ask of its own keeps it, and a question read alone is its own ask.
+    own = Asked("在哪里办?", f"{papers} 在哪里办?", (papers,))
+    assert own.asking == "在哪里办?"
+    assert Asked("那离婚呢?", "那离婚呢?", (papers,)).asking == "那离婚呢?"  # not a follow-up

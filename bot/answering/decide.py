@@ -52,7 +52,9 @@ def compose(
     # What was found is still listed (not cited): the ranking is useful to staff and to evaluation.
     related = sources(retrieval.docs[:listed], top, cited=set())
     context_words = [w for c in asked.earlier for w in segment.words(c)]
-    found = extract(index, retrieval, asked.query, settings.answer, settings.tuning, context_words)
+    found = extract(
+        index, retrieval, asked.query, settings.answer, settings.tuning, context_words, asked.asking
+    )
     if found.picked and _redirects(found, retrieval, settings, departments):
         hint = found.picked[0].unit.quoted.strip()  # the lead alone, not what follows it on its line
         hint += "" if hint.endswith(("。", "！", "？", "!", "?")) else "。"

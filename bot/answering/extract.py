@@ -211,8 +211,10 @@ def candidates(
     question: str,
     tuning: TuningSettings,
     context_words: Sequence[str] = (),
+    asking: str = "",
 ) -> Candidates:
-    """Every unit of the best documents, with the signals that score it."""
+    """Every unit of the best documents, with the signals that score it. What the question asks
+    for (a time, a list …) is read from ``asking`` when given (:attr:`Asked.asking`)."""
     t = tuning
     table = index.units
     docs = retrieval.docs[: t.candidate_documents]
@@ -236,10 +238,11 @@ def candidates(
     x[:, col["chunk_cos"]] = index.chunk_similarity(vector, chunk_rows)
     static = _static(table)[rows]
     at = {name: j for j, name in enumerate(_STATIC)}
+    asks = asking or question
     for feature, (pattern, holds) in _ASKED.items():
-        if pattern.search(question):
+        if pattern.search(asks):
             x[:, col[feature]] = static[:, at[holds]]
-    if intents.ASKS_LIST.search(question):
+    if intents.ASKS_LIST.search(asks):
         x[:, col["asks_list"]] = np.maximum(static[:, at["item"]], static[:, at["row"]])
     for name in ("faq", "item", "row", "lead_in", "length"):
         x[:, col[name]] = static[:, at[name]]
@@ -255,12 +258,12 @@ def candidates(
         per_chunk[row] = (
             sum(w for term, w in weights.items() if term in text) / total,
             1.0 / (1.0 + rank) if rank is not None else 0.0,
-            float(intents.answers_kind(question, chunk.section)),
+            float(intents.answers_kind(asks, chunk.section)),
             float(bool(chunk.superseded_by)),
             sections,
         )
     asked_bigrams = set(segment.cjk_bigrams(question))
-    subjects = _subjects(table) if intents.ASKS_DEFINITION.search(question) else None
+    subjects = _subjects(table) if intents.ASKS_DEFINITION.search(asks) else None
     own: list[set[str]] = []
     for n, i in enumerate(rows):
         unit, hay = table.units[i], table.haystacks[i]
@@ -297,9 +300,10 @@ def extract(
     settings: AnswerSettings,
     tuning: TuningSettings,
     context_words: Sequence[str] = (),
+    asking: str = "",
 ) -> Extract:
     """The units that answer ``question``, lead first, within ``settings.max_chars``."""
-    found = candidates(index, retrieval, question, tuning, context_words)
+    found = candidates(index, retrieval, question, tuning, context_words, asking)
     if not found.rows:
         return Extract("", ())
     scores = found.x @ weights_vector(settings)
@@ -307,7 +311,7 @@ def extract(
     # In a follow-up, the answer must say something about this question, not only the earlier one.
     mentions = [k for k in order if found.own[k]]
     order = mentions + [k for k in order if not found.own[k]] if mentions else order
-    chosen = lead_block(index, found, order[0], question, settings, scores)
+    chosen = lead_block(index, found, order[0], asking or question, settings, scores)
     budget = settings.max_chars - sum(len(p.unit.quoted) for p in chosen)  # a long list leaves no room
     said = set().union(*(found.own[k] for k in order[:1]))
     docs = [chosen[0].chunk.path]  # a lead block is one document's

@@ -58,6 +58,14 @@ class Asked:
         """The earlier questions this one is read with (none when it stands alone)."""
         return self.context if self.follows_up else ()
 
+    @property
+    def asking(self) -> str:
+        """What the question asks for is read from: itself, or with the previous question when it
+        is a follow-up that names only a new subject ("那离婚呢？" after "结婚登记要带什么材料")."""
+        if not self.earlier or intents.has_ask(self.query):
+            return self.query
+        return f"{self.earlier[-1]} {self.query}"
+
     def with_previous(self) -> Asked:
         """The same question, searched together with the previous one."""
         return dataclasses.replace(self, search=f"{self.context[-1]} {self.query}")
