@@ -91,9 +91,13 @@ ASKS_HOW = re.compile(r"怎么|怎样|如何|流程|步骤|程序|去哪|向谁|
 _ASKS = (ASKS_NUMBER, ASKS_PLACE, ASKS_PHONE, ASKS_LIST, ASKS_WHEN, ASKS_MONEY, ASKS_DEFINITION, ASKS_HOW)
 
 
+_YES_NO = re.compile(r"[吗么嘛]|能否|可否|是否|是不是|有没有|会不会|能不能|可不可以|要不要|用不用|需不需要")
+
+
 def has_ask(question: str) -> bool:
-    """The question says what it wants (a time, a sum, a list, a place, may I …); "那离婚呢？" does not."""
-    return any(p.search(question) for p in _ASKS)
+    """The question says what it wants (a time, a sum, a list, a place, yes or no …); "那离婚呢？"
+    does not."""
+    return bool(_YES_NO.search(question)) or any(p.search(question) for p in _ASKS)
 
 
 # --- follow-ups ---------------------------------------------------------------------------------------

@@ -121,4 +121,6 @@ def test_a_follow_up_naming_only_a_new_subject_asks_what_the_previous_question_a
     # One with an ask of its own keeps it, and a question read alone is its own ask.
     own = Asked("在哪里办?", f"{papers} 在哪里办?", (papers,))
     assert own.asking == "在哪里办?"
+    yes_no = Asked("可以送餐上门吗?", f"{papers} 可以送餐上门吗?", (papers,))
+    assert yes_no.asking == "可以送餐上门吗?"
     assert Asked("那离婚呢?", "那离婚呢?", (papers,)).asking == "那离婚呢?"  # not a follow-up
