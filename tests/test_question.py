@@ -43,6 +43,7 @@ def index():  # type: ignore[no-untyped-def]
         "如果是农村户口呢",
         "这个需要本人去吗",  # points back
         "需要带哪些材料？",  # short, in the folder's own words, no subject of its own
+        "要多久才能批下来呢？",  # a verb the folder lacks and a question word: no subject
     ],
 )
 def test_follow_ups_are_recognised(index, question: str) -> None:  # type: ignore[no-untyped-def]
@@ -53,7 +54,8 @@ def test_follow_ups_are_recognised(index, question: str) -> None:  # type: ignor
     "question",
     [
         "我想问一下结婚登记到底应该去哪个地方办理呢",  # a rare word of the folder: a topic of its own
-        "火星移民补贴到底应该怎么去申请才可以",  # words the folder lacks: something new, not a follow-up
+        "火星移民补贴到底应该怎么去申请才可以",  # nouns the folder lacks: something new, not a follow-up
+        "宠物狗走丢了应该怎么找回来呢",
     ],
 )
 def test_questions_with_a_subject_of_their_own_are_new(index, question: str) -> None:  # type: ignore[no-untyped-def]

@@ -102,15 +102,25 @@ def changes_topic(query: str, previous: str, index: KnowledgeIndex, tuning: Tuni
 def is_follow_up(query: str, index: KnowledgeIndex, tuning: TuningSettings) -> bool:
     """Questions opening with 那/如果… or pointing back (这个, 还能…), or without a subject of their own.
 
-    A topic is a rare word of the knowledge folder, or a word it does not have at all
-    ("火星移民补贴" asks about something new, not about the previous question).
+    A topic is a rare word of the knowledge folder, or a noun it does not have at all ("火星移民补贴"
+    asks about something new, not about the previous question); a verb the folder lacks is no topic
+    ("要多久才批下来？" after "临时救助怎么申请" is about 临时救助).
     """
     if intents.FOLLOW_UP_START.match(query) or intents.ANAPHORA.search(query):
         return True
     words = segment.words(query)
     if len(query) <= tuning.follow_up_short_chars and all(w in index.bm25.vocab for w in words):
         return True  # short and in the folder's own words, but no subject ("需要带哪些材料？")
-    return not any(index.bm25.idf_of(w) >= tuning.follow_up_idf for w in words)
+    unknown_nouns = [n for n in segment.nouns(query) if n not in index.bm25.vocab]
+
+    def topic(w: str) -> bool:
+        if intents.has_ask(w):
+            return False  # 多久, 多少, 哪里 ask; they name nothing
+        if w in index.bm25.vocab:
+            return index.bm25.idf_of(w) >= tuning.follow_up_idf
+        return any(w in n or n in w for n in unknown_nouns)
+
+    return not any(topic(w) for w in words)
 
 
 def continues(previous: str, retrieval: Retrieval, index: KnowledgeIndex) -> bool:

@@ -191,6 +191,11 @@ def jieba_tagger() -> Any:
     return jieba.posseg.dt
 
 
+def nouns(text: str) -> list[str]:
+    """The nouns of ``text`` as jieba tags them (火星, 宠物狗), not its verbs (批下来, 打过来)."""
+    return [t.word for t in jieba_tagger().cut(text) if t.flag[:1] == "n" or t.flag in ("vn", "eng")]
+
+
 def add_words(words: Iterable[str]) -> None:
     """Teach the word segmenter domain terms (synonym dictionary entries, document headings)."""
     jieba = _jieba()
