@@ -68,11 +68,12 @@ def test_real_regulations_score_above_floor(tmp_path: Path, make_data_dir) -> No
 
 def test_no_answer_shows_a_lead_in_without_its_list(ingested) -> None:
     # "同时符合下面两个条件的家庭，可以申请低保：" and nothing after it says nothing.
-    for case in read_cases([EVAL / "dev.jsonl", EVAL / "dev-hard.jsonl"]):
-        lines = ingested.assistant.ask(case.question, case.history).text.split("\n")
+    asked = [(c.question, c.history) for c in read_cases([EVAL / "dev.jsonl", EVAL / "dev-hard.jsonl"])]
+    for question, history in [("领了失业金还能申请低保吗", ()), *asked]:
+        lines = ingested.assistant.ask(question, history).text.split("\n")
         for line, after in zip(lines, [*lines[1:], ""], strict=True):
             if line.endswith(("：", ":")):
-                assert after.startswith(("· ", "1")), (case.id, lines)
+                assert after.startswith(("· ", "1")), (question, lines)
 
 
 def test_a_follow_up_with_a_new_subject_gets_the_whole_list_it_asks_for(ingested) -> None:
