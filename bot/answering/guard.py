@@ -23,7 +23,9 @@ _HTML_TAG = re.compile(r"<\s*(script|style)[^>]*>.*?<\s*/\s*\1\s*>|<[^>]{0,200}>
 _INJECTION = re.compile(
     r"ignore (all )?(the )?(previous|above|prior) (instructions|prompts?)|disregard (all|the|previous)|"
     r"system prompt|developer mode|jailbreak|no restrictions|you are now|act as|pretend (to be|you)|"
-    r"(忽略|无视|忘记|忘掉)(之前|以上|上面|前面|所有|全部|知识库|规则|设定|指令)|"
+    # what is to be ignored must be the instructions: "我忘记之前交过什么材料了" is a question
+    r"(忽略|无视|忘记|忘掉)((之前|以上|上面|前面|刚才|你的)的?)?(所有|全部|一切)?的?"
+    r"(规则|设定|指令|提示|要求|限制|约束|知识库|对话|身份|设置|内容|话)|"
     r"(系统|系统的)?(提示词|提示语|指令|设定|prompt)(是什么|发给我|告诉我|给我看|完整|原文)|"
     r"【?系统指令】?|从现在起你|你现在是|扮演|越狱|开发者模式|不受限制",
     re.I,
@@ -48,6 +50,10 @@ _ID_NUMBER = re.compile(r"\d{6}(?:\d{8}|x{8})[\dx]{3}[\dx]|\d{4}x{10,14}", re.I)
 _OTHERS_BENEFITS = re.compile(
     r"(查|查询|查下|查一下|帮我查|看看).{0,12}(邻居|隔壁|隔篱|别人|他人|某人|[他她佢]|[\u4e00-\u9fff]{1}伯|[\u4e00-\u9fff]{1}姨)"
     r".{0,16}(有没有|有冇|是不是|系唔系|领|拿|吃|享受|申请)"
+)
+# … whereas whether someone *could* qualify is a question about the rules ("看看她能不能申请特困").
+_ELIGIBILITY = re.compile(
+    r"能不能|可不可以|能否|可否|符不符合|够不够|资格|条件|这种情况|这样的情况|能申请|可以申请|能领多少"
 )
 _ABUSE = re.compile(r"傻[逼屄bB]|sb|垃圾机器人|废物|去死|操你|他妈的|fuck|shit|idiot|stupid bot", re.I)
 
@@ -87,7 +93,7 @@ def screen(raw: str, limits: QuestionSettings) -> Screened:
         return Screened("no_text", "")
     if _ILLEGAL.search(cleaned) and (_HOW_TO_UNLAWFUL.search(cleaned) or not _ABOUT_UNLAWFUL.search(cleaned)):
         return Screened("illegal", "")
-    if _ID_NUMBER.search(cleaned) or _OTHERS_BENEFITS.search(cleaned):
+    if _ID_NUMBER.search(cleaned) or (_OTHERS_BENEFITS.search(cleaned) and not _ELIGIBILITY.search(cleaned)):
         return Screened("privacy", "")
     if _is_injection(cleaned) or _is_injection(raw or ""):
         rest = _after_injection(cleaned)
