@@ -34,6 +34,8 @@ class KnowledgeSettings:
     synonyms_file: str = "_synonyms.txt"
     # Staff-editable list of matters other departments handle (added to the built-in one).
     departments_file: str = "_other_departments.txt"
+    # … and of the bureau's own matters, which such a question may go on to ask about.
+    matters_file: str = "_civil_affairs.txt"
 
 
 @dataclass(frozen=True)

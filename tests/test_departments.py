@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.services.departments import BUILTIN, Departments, Referral
+from bot.services.departments import BUILTIN, OURS, Departments, Referral
 
 
 def test_reads_lines_and_skips_comments_and_bad_lines(tmp_path: Path, caplog) -> None:
@@ -50,3 +50,14 @@ def test_a_question_that_goes_on_to_ask_about_our_matter_is_ours() -> None:
     got = departments.refer("结婚登记之前要做婚检吗，免费婚检去哪家医院做", [])
     assert got is not None and "卫生健康" in got.department
     assert departments.refer("低保户坐公交免费吗", []) is not None
+
+
+def test_the_bureau_adds_its_own_matters(tmp_path: Path) -> None:
+    question = "景区门票买了，还能申领老年人优待证吗"
+    others = tmp_path / "_other_departments.txt"
+    others.write_text("文旅部门 | 景区门票\n", encoding="utf-8")
+    assert Departments.read([BUILTIN, others]).refer(question, []) is not None
+    ours = tmp_path / "_civil_affairs.txt"
+    ours.write_text("# 局里补充\n老年人优待证\n", encoding="utf-8")
+    assert Departments.read([BUILTIN, others], [OURS, ours]).refer(question, []) is None
+    assert Departments.read([BUILTIN], [OURS, tmp_path / "missing.txt"]).ours  # a missing file is skipped

@@ -51,8 +51,10 @@ class Assistant:
         self._checked = 0.0
         self._embedder: Any = None
         self.lexicons = Lexicons.read(settings)
+        knowledge = settings.knowledge_dir
         self.departments = departments.Departments.read(
-            [departments.BUILTIN, settings.knowledge_dir / settings.knowledge.departments_file]
+            [departments.BUILTIN, knowledge / settings.knowledge.departments_file],
+            [departments.OURS, knowledge / settings.knowledge.matters_file],
         )
 
     # --- lifecycle ------------------------------------------------------------------------------

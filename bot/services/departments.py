@@ -37,8 +37,9 @@ class Departments:
     ours: tuple[str, ...] = ()  # words that name the bureau's own matters
 
     @classmethod
-    def read(cls, paths: Iterable[Path], ours: Path = OURS) -> Departments:
-        """Read '部门 | 词 词 词' lines, and the bureau's own matters from ``ours``; '#' starts a comment."""
+    def read(cls, paths: Iterable[Path], ours: Iterable[Path] = (OURS,)) -> Departments:
+        """Read '部门 | 词 词 词' lines, and the bureau's own matters (words) from ``ours``; '#' starts
+        a comment; a file that does not exist is skipped."""
         pairs: dict[str, str] = {}
         for path, line_no, line in dictionary_lines(paths):
             department, sep, words = line.partition("|")
@@ -47,7 +48,7 @@ class Departments:
                 continue
             for word in words.split():
                 pairs[to_simplified(word).lower()] = department.strip()
-        own = (to_simplified(w).lower() for _, _, line in dictionary_lines([ours]) for w in line.split())
+        own = (to_simplified(w).lower() for _, _, line in dictionary_lines(ours) for w in line.split())
         return cls(tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0]))), tuple(dict.fromkeys(own)))
 
     def refer(
