@@ -176,3 +176,22 @@ def test_a_sub_list_under_an_item_does_not_repeat_the_item() -> None:
         "· 父母双方均重残、重病、服刑或失联的儿童",
         "· 父母一方死亡或失踪，另一方符合上述情形的儿童。",
     ]
+
+
+def test_a_unit_under_a_heading_that_names_the_question_counts_as_naming_it() -> None:
+    # The hours do not repeat "办公时间"; their heading does. The address names 婚姻登记处 itself.
+    address = Doc(
+        "registry.md",
+        "婚姻登记处指南 › 一、地址",
+        "城区婚姻登记处在香洲街道政务服务中心一楼。",
+        vector=(0.0, 0.0, 1.0),
+    )
+    hours = Doc(
+        "registry.md",
+        "婚姻登记处指南 › 二、办公时间",
+        "- 周一至周五上午8:30—12:00\n- 周一至周五下午14:30—17:30",
+        vector=(0.0, 0.0, 1.0),
+    )
+    index = small_index([address, hours, *filler(36)])
+    got = answer(index, "婚姻登记处的办公时间是几点到几点", (0.0, 0.0, 1.0))
+    assert got.startswith("· 周一至周五"), got  # the hours lead, not the address

@@ -309,8 +309,10 @@ def extract(
     scores = found.x @ weights_vector(settings)
     order = [int(k) for k in np.argsort(-scores)]
     # In a follow-up, the answer must say something about this question, not only the earlier one.
-    mentions = [k for k in order if found.own[k]]
-    order = mentions + [k for k in order if not found.own[k]] if mentions else order
+    section = FEATURES.index("section")
+    named = [bool(found.own[k]) or found.x[k, section] > 0 for k in range(len(found.rows))]
+    mentions = [k for k in order if named[k]]
+    order = mentions + [k for k in order if not named[k]] if mentions else order
     chosen = lead_block(index, found, order[0], asking or question, settings, scores)
     budget = settings.max_chars - sum(len(p.unit.quoted) for p in chosen)  # a long list leaves no room
     said = set().union(*(found.own[k] for k in order[:1]))
