@@ -28,8 +28,8 @@ def test_dev_set_scores_above_floor(ingested) -> None:
     )
     assert scores.hit5 >= 0.98
     assert scores.hit1 >= 0.95
-    assert scores.facts >= 0.89
-    assert scores.facts_early >= 0.89
+    assert scores.facts >= 0.91
+    assert scores.facts_early >= 0.91
     assert scores.cites_all >= 0.98
     assert scores.refused_out_of_scope >= 0.95
     assert scores.false_refusals <= 0.03
