@@ -22,7 +22,7 @@ import math
 import re
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -98,6 +98,7 @@ class Candidates:
     rows: list[int]  # indices into index.units
     x: np.ndarray  # len(rows) × len(FEATURES)
     own: list[set[str]]  # per unit: the terms of *this* question it mentions (not the earlier ones')
+    headed: list[bool] = field(default_factory=list)  # … or its section heading does (二、办公时间)
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ def candidates(
     docs = retrieval.docs[: t.candidate_documents]
     rows = [i for d in docs for i in table.by_path.get(d.path, []) if not table.units[i].stale]
     if not rows or not retrieval.vector:
-        return Candidates([], np.zeros((0, len(FEATURES))), [])
+        return Candidates([], np.zeros((0, len(FEATURES))), [], [])
     query = segment.keyword_text(question)
     weights = term_weights(index, [w for w in dict.fromkeys(segment.words(query)) if w], query, t)
     own_terms = set(weights)
@@ -265,6 +266,7 @@ def candidates(
     asked_bigrams = set(segment.cjk_bigrams(question))
     subjects = _subjects(table) if intents.ASKS_DEFINITION.search(asks) else None
     own: list[set[str]] = []
+    headed: list[bool] = []
     for n, i in enumerate(rows):
         unit, hay = table.units[i], table.haystacks[i]
         in_chunk, passage, kind_section, superseded, sections = per_chunk[chunk_rows[n]]
@@ -283,9 +285,10 @@ def candidates(
         if subjects is not None and subjects[i]:
             x[n, col["defines_asked"]] = sum(w for term, w in weights.items() if term in subjects[i]) / total
         own.append(held & own_terms)
+        headed.append(any(term in sections for term in own_terms))
     for name in ("cos", "words", "chunk_cos"):
         x[:, col[f"{name}_gap"]] = x[:, col[name]] - x[:, col[name]].max()
-    return Candidates(rows, x, own)
+    return Candidates(rows, x, own, headed)
 
 
 def weights_vector(settings: AnswerSettings) -> np.ndarray:
@@ -309,8 +312,7 @@ def extract(
     scores = found.x @ weights_vector(settings)
     order = [int(k) for k in np.argsort(-scores)]
     # In a follow-up, the answer must say something about this question, not only the earlier one.
-    section = FEATURES.index("section")
-    named = [bool(found.own[k]) or found.x[k, section] > 0 for k in range(len(found.rows))]
+    named = [bool(found.own[k]) or found.headed[k] for k in range(len(found.rows))]
     mentions = [k for k in order if named[k]]
     order = mentions + [k for k in order if not named[k]] if mentions else order
     chosen = lead_block(index, found, order[0], asking or question, settings, scores)
