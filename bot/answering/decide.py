@@ -185,10 +185,10 @@ def _redirects(found: Extract, retrieval: Retrieval, settings: Settings, departm
     text = best.unit.context + best.unit.text
     in_redirect_section = bool(_REDIRECT_SECTION.search(best.chunk.heading))
     says_so = bool(NOT_OURS.search(text))  # the lead says so, not a unit beside it
-    ours = [w for w in departments.ours if w in retrieval.query and w not in text]
+    left_out = departments.matters_in(retrieval.query) - departments.matters_in(text)
     return (
         (in_redirect_section or says_so)
-        and not ours
+        and not left_out
         and retrieval.coverage >= settings.retrieval.min_keyword_coverage
     )
 

@@ -250,7 +250,7 @@ def candidates(
     if not _SPECIAL_PEOPLE.search(question):
         x[:, col["special_people"]] = static[:, at["special_people"]]
     # What a whole chunk holds and where it stands, once per chunk.
-    per_chunk: dict[int, tuple[float, float, float, float, str]] = {}
+    per_chunk: dict[int, tuple[float, float, float, float, str, bool]] = {}
     for row in dict.fromkeys(chunk_rows):
         chunk = index.chunks[row] if row >= 0 else Chunk("")
         text = index.keyword_texts[row] if row >= 0 else ""
@@ -262,6 +262,7 @@ def candidates(
             float(intents.answers_kind(asks, chunk.section)),
             float(bool(chunk.superseded_by)),
             sections,
+            any(term in sections for term in own_terms),
         )
     asked_bigrams = set(segment.cjk_bigrams(question))
     subjects = _subjects(table) if intents.ASKS_DEFINITION.search(asks) else None
@@ -269,7 +270,7 @@ def candidates(
     headed: list[bool] = []
     for n, i in enumerate(rows):
         unit, hay = table.units[i], table.haystacks[i]
-        in_chunk, passage, kind_section, superseded, sections = per_chunk[chunk_rows[n]]
+        in_chunk, passage, kind_section, superseded, sections, heading_names = per_chunk[chunk_rows[n]]
         held = {term for term in weights if term in hay}
         x[n, col["words"]] = sum(weights[w] for w in held) / total
         x[n, col["section"]] = (
@@ -285,7 +286,7 @@ def candidates(
         if subjects is not None and subjects[i]:
             x[n, col["defines_asked"]] = sum(w for term, w in weights.items() if term in subjects[i]) / total
         own.append(held & own_terms)
-        headed.append(any(term in sections for term in own_terms))
+        headed.append(heading_names)
     for name in ("cos", "words", "chunk_cos"):
         x[:, col[f"{name}_gap"]] = x[:, col[name]] - x[:, col[name]].max()
     return Candidates(rows, x, own, headed)

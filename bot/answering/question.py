@@ -111,7 +111,8 @@ def is_follow_up(query: str, index: KnowledgeIndex, tuning: TuningSettings) -> b
     words = segment.words(query)
     if len(query) <= tuning.follow_up_short_chars and all(w in index.bm25.vocab for w in words):
         return True  # short and in the folder's own words, but no subject ("需要带哪些材料？")
-    unknown_nouns = [n for n in segment.nouns(query) if n not in index.bm25.vocab]
+    unknown = [w for w in words if w not in index.bm25.vocab]
+    unknown_nouns = [n for n in segment.nouns(query) if n not in index.bm25.vocab] if unknown else []
 
     def topic(w: str) -> bool:
         if intents.has_ask(w):

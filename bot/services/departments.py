@@ -51,6 +51,10 @@ class Departments:
         own = (to_simplified(w).lower() for _, _, line in dictionary_lines(ours) for w in line.split())
         return cls(tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0]))), tuple(dict.fromkeys(own)))
 
+    def matters_in(self, text: str) -> frozenset[str]:
+        """The bureau's own matters ``text`` names."""
+        return frozenset(w for w in self.ours if w in text)
+
     def refer(
         self, question: str, passages: Sequence[str], words: Sequence[str] = (), covered: float = 0.5
     ) -> Referral | None:
@@ -65,7 +69,7 @@ class Departments:
             at = question.rfind(word)
             if at < 0:
                 continue
-            if any(w in question[at + len(word) :] for w in self.ours):
+            if self.matters_in(question[at + len(word) :]):
                 continue  # the question goes on to ask about one of our matters
             if not any(word in p and _share(asked, p) >= covered for p in passages):
                 return Referral(department, word)
