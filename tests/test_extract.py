@@ -195,3 +195,34 @@ def test_a_unit_under_a_heading_that_names_the_question_counts_as_naming_it() ->
     index = small_index([address, hours, *filler(36)])
     got = answer(index, "婚姻登记处的办公时间是几点到几点", (0.0, 0.0, 1.0))
     assert got.startswith("· 周一至周五"), got  # the hours lead, not the address
+
+
+STEPS = Doc(
+    "care-home.md",
+    "养老机构入住须知 › 二、入住流程",
+    "入住一般经过下面几步：\n- 咨询参观：了解床位、收费和服务项目，实地查看环境\n"
+    "- 健康体检：提供近期体检报告\n- 签订合同：老人、机构、担保人三方签订服务合同\n"
+    "- 入住适应：适应期内可以按约定退住",
+    vector=(0.0, 0.0, 1.0),
+)
+
+
+def test_the_one_step_a_question_names_comes_first_and_the_others_follow() -> None:
+    index = small_index([STEPS, *filler(36)])
+    got = answer(index, "入住养老院签合同是哪几方签", (0.0, 0.0, 1.0)).split("\n")
+    assert got[0] == "入住一般经过下面几步：", got
+    assert got[1].startswith("· 签订合同：老人、机构、担保人三方"), got
+    assert len(got) == 5 and got[2].startswith("· 咨询参观"), got  # the rest in their own order
+
+
+def test_a_question_for_the_whole_list_gets_it_in_its_own_order() -> None:
+    # Only the last item says "材料", but so does the heading: the question asks for every paper.
+    papers = Doc(
+        "temporary.md",
+        "临时救助指南 › 三、需要准备的材料",
+        "- 申请书\n- 家庭成员的身份证或户口簿\n- 与困难情况有关的证明材料",
+        vector=(0.0, 0.0, 1.0),
+    )
+    index = small_index([papers, *filler(36)])
+    got = answer(index, "临时救助要准备什么材料", (0.0, 0.0, 1.0)).split("\n")
+    assert got == ["· 申请书", "· 家庭成员的身份证或户口簿", "· 与困难情况有关的证明材料"], got

@@ -43,7 +43,7 @@ def test_hard_set_scores_above_floor(ingested) -> None:
     assert scores.hit5 >= 0.97
     assert scores.hit1 >= 0.86
     assert scores.facts >= 0.78
-    assert scores.facts_early >= 0.72
+    assert scores.facts_early >= 0.78
     assert scores.cites_all >= 0.98
     assert scores.refused_out_of_scope >= 0.95
     assert scores.false_refusals <= 0.03

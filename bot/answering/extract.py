@@ -364,12 +364,21 @@ def lead_block(
     limit, or its whole article when that is short."""
     wants_list = bool(intents.ASKS_LIST.search(question))
     lead = _picked(index, found, lead_k, scores, "lead")
-    chosen = [lead] + [
-        _picked(index, found, k, scores, "list") for k in _list_of(found, lead_k, index, wants_list)
-    ]
+    listed = _list_of(found, lead_k, index, wants_list)
+    chosen = [lead] + [_picked(index, found, k, scores, "list") for k in listed]
     chosen = _within(chosen, settings.list_chars if wants_list else settings.max_chars)
+    # A list reads in its own order, whichever item led, unless the lead alone names something the
+    # question asks about ("签合同是哪几方签" among the steps of moving into a care home): then it comes
+    # first. A word of the list's lead-in or heading ("那要带什么材料？" under 三、需要准备的材料) asks
+    # for the whole list.
+    around = lead.unit.context + lead.chunk.heading
+    named_only_by_lead = {
+        term
+        for term in found.own[lead_k] - set().union(*(found.own[k] for k in listed))
+        if term not in around
+    }
     if lead.unit.kind in ("item", "row"):
-        chosen.sort(key=lambda p: p.unit.order)  # a list reads in its own order, whichever item led
+        chosen.sort(key=lambda p: (not (named_only_by_lead and p is lead), p.unit.order))
     article = _whole_article(found, lead_k, index, settings.max_chars)
     if article:
         # A short article is quoted whole, as a rule is cited: its 款 complete each other.
