@@ -3,7 +3,7 @@
 * :func:`calibrate`: the answer/refuse model (a logistic regression over what retrieval found),
   its threshold chosen so that false refusals stay under a bound, estimated leave-one-out.
 * :func:`fit_answers`: the weights of the signals that score answer units
-  (:data:`bot.answering.extract.FEATURES`). For every answerable question, the candidates are the
+  (:data:`bot.answering.signals.FEATURES`). For every answerable question, the candidates are the
   units extraction considers; a unit is a good answer in the measure the answer it leads (the unit
   with its list, or its whole short article) holds the question's must-include facts (and comes
   from an expected document). The weights maximise the likelihood of
@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from bot.answering.extract import FEATURES, candidates, lead_block, render
+from bot.answering.extract import lead_block, render
+from bot.answering.signals import FEATURES, candidates
 from bot.chinese import segment
 from bot.config import AnswerWeights
 from bot.errors import UserError

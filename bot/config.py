@@ -133,7 +133,7 @@ class QuestionSettings:
 
 @dataclass(frozen=True)
 class AnswerWeights:
-    """How much each signal of a candidate unit counts (see bot.answering.extract.FEATURES).
+    """How much each signal of a candidate unit counts (see bot.answering.signals.FEATURES).
 
     Fitted on the evaluation sets with ``python -m bot eval FILES --fit-answers``.
     """

@@ -226,3 +226,38 @@ def test_a_question_for_the_whole_list_gets_it_in_its_own_order() -> None:
     index = small_index([papers, *filler(36)])
     got = answer(index, "临时救助要准备什么材料", (0.0, 0.0, 1.0)).split("\n")
     assert got == ["· 申请书", "· 家庭成员的身份证或户口簿", "· 与困难情况有关的证明材料"], got
+
+
+def test_a_list_question_led_by_a_rule_gets_the_list_the_rule_calls_for() -> None:
+    # The rule answers "复婚" but lists no papers; the papers of 结婚登记 follow, not those of 华侨.
+    rule = Doc(
+        "regulation.md",
+        "婚姻登记条例 › 第十八条",
+        "第十八条 离婚后，男女双方自愿恢复婚姻关系的，应当到婚姻登记机关重新申请结婚登记。",
+        vector=(0.0, 0.0, 1.0),
+        kind="article",
+    )
+    papers = Doc(
+        "regulation.md",
+        "婚姻登记条例 › 第八条",
+        "第八条 申请结婚登记的内地居民应当出具下列证件和书面材料：\n（一）本人的居民身份证；\n"
+        "（二）本人无配偶以及与对方当事人没有直系血亲和三代以内旁系血亲关系的签字声明。",
+        vector=(0.0, 0.05, 1.0),
+        kind="article",
+    )
+    overseas = Doc(
+        "regulation.md",
+        "婚姻登记条例 › 第十条",
+        "第十条 申请结婚登记的华侨应当出具下列证件和书面材料：\n（一）本人的有效护照；\n"
+        "（二）居住国公证机构出具的本人无配偶的证明。",
+        vector=(0.0, 0.1, 1.0),
+        kind="article",
+    )
+    index = small_index([rule, papers, overseas, *filler(36)])
+    got = answer(index, "离婚后想恢复婚姻关系，需要带哪些证件", (0.0, 0.0, 1.0), max_chars=170).split("\n")
+    assert got[0].startswith("离婚后，男女双方自愿恢复婚姻关系的"), got
+    assert got[1:] == [
+        "申请结婚登记的内地居民应当出具下列证件和书面材料：",
+        "· （一）本人的居民身份证",
+        "· （二）本人无配偶以及与对方当事人没有直系血亲和三代以内旁系血亲关系的签字声明。",
+    ], got

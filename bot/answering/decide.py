@@ -15,9 +15,10 @@ import re
 from collections.abc import Sequence
 
 from bot import messages
-from bot.answering.extract import NOT_OURS, Extract, extract
+from bot.answering.extract import Extract, extract
 from bot.answering.index import KnowledgeIndex
 from bot.answering.question import Asked
+from bot.answering.signals import NOT_OURS
 from bot.chinese import segment
 from bot.config import Settings
 from bot.records import EXPIRED, Answer, Chunk, DocHit, Passage, Retrieval, Source
