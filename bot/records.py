@@ -224,6 +224,11 @@ class Unit:
     order: int = 0  # position within the chunk
     stale: str = ""  # why no answer may quote it (it states a figure the standards block changed)
 
+    @property
+    def is_lead_in(self) -> bool:
+        """It ends in "：" ("…应当出具下列证件和书面材料："): it says nothing without the list after it."""
+        return self.text.endswith(("：", ":"))
+
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> Unit:
         return cls(

@@ -84,7 +84,7 @@ def extract(
             continue  # says nothing the answer has not said, or does not fit
         if NOT_OURS.search(candidate.unit.quoted):
             continue  # "退休金的问题找人社" beside an answer on 低保 reads as a refusal
-        if candidate.unit.text.endswith(("：", ":")):
+        if candidate.unit.is_lead_in:
             continue  # a lead-in says nothing without the list it introduces
         chosen.append(candidate)
         said |= found.own[k]
@@ -111,14 +111,15 @@ def _list_for(
         return []
     table = index.units
     lead = order[0]
+    special_people = FEATURES.index("special_people")
     room = settings.list_chars - sum(len(p.unit.quoted) for p in chosen)
     for k in order[1:]:
         if scores[k] < scores[lead] - settings.support_margin:
             break
         unit = table.units[found.rows[k]]
-        if not unit.text.endswith(("：", ":")) or any(p.unit == unit for p in chosen):
+        if not unit.is_lead_in or any(p.unit == unit for p in chosen):
             continue
-        if found.x[k, FEATURES.index("special_people")]:
+        if found.x[k, special_people]:
             continue  # the papers of 华侨 or 外国人 are not those of a resident who did not say so
         block = lead_block(index, found, k, question, settings, scores)
         if block[0].chunk.path != chosen[0].chunk.path and settings.max_sources < 2:
@@ -153,17 +154,17 @@ def lead_block(
     listed = _list_of(found, lead_k, index, wants_list)
     chosen = [lead] + [_picked(index, found, k, scores, "list") for k in listed]
     chosen = _within(chosen, settings.list_chars if wants_list else settings.max_chars)
-    # A list reads in its own order, whichever item led, unless the lead alone names something the
-    # question asks about ("签合同是哪几方签" among the steps of moving into a care home): then it comes
-    # first. A word of the list's lead-in or heading ("那要带什么材料？" under 三、需要准备的材料) asks
-    # for the whole list.
-    around = lead.unit.context + lead.chunk.heading
-    named_only_by_lead = {
-        term
-        for term in found.own[lead_k] - set().union(*(found.own[k] for k in listed))
-        if term not in around
-    }
     if lead.unit.kind in ("item", "row"):
+        # A list reads in its own order, whichever item led, unless the lead alone names something the
+        # question asks about ("签合同是哪几方签" among the steps of moving into a care home): then it
+        # comes first. A word of the list's lead-in or heading ("那要带什么材料？" under 三、需要准备的材料)
+        # asks for the whole list.
+        around = lead.unit.context + lead.chunk.heading
+        named_only_by_lead = {
+            term
+            for term in found.own[lead_k] - set().union(*(found.own[k] for k in listed))
+            if term not in around
+        }
         chosen.sort(key=lambda p: (not (named_only_by_lead and p is lead), p.unit.order))
     article = _whole_article(found, lead_k, index, settings.max_chars)
     if article:
@@ -204,7 +205,7 @@ def _list_of(found: Candidates, lead_k: int, index: KnowledgeIndex, wants_list: 
     by_position = {
         (table.units[i].path, table.units[i].chunk, table.units[i].order): k for k, i in enumerate(found.rows)
     }
-    if lead.text.endswith(("：", ":")):
+    if lead.is_lead_in:
         group = [
             k
             for k, i in enumerate(found.rows)
@@ -243,7 +244,7 @@ def render(picked: Sequence[Picked]) -> str:
             and not lines[-1].startswith("· ")
             and u.kind == "sentence"
             and lines[-1][-1:] in "。！？；"
-            and not u.text.endswith(("：", ":"))  # a lead-in opens its list on a line of its own
+            and not u.is_lead_in  # a lead-in opens its list on a line of its own
         ):
             lines[-1] += u.text
         else:

@@ -157,7 +157,7 @@ def _static(table: Units) -> np.ndarray:
                     u.kind == "faq",
                     u.kind == "item",
                     u.kind == "row",
-                    u.text.endswith(("：", ":")),
+                    u.is_lead_in,
                     math.log1p(len(u.text)),
                 )
             )
